@@ -1,0 +1,149 @@
+import Foundation
+
+/// The hyper-parameters of a GPT-2 model, as Hugging Face's `config.json` states them.
+public struct GPT2Config: Sendable, Equatable {
+    /// Transformer blocks.
+    public var nLayer: Int
+    /// Attention heads per block.
+    public var nHead: Int
+    /// Width of the residual stream (C).
+    public var nEmbd: Int
+    /// Longest sequence the position embedding covers.
+    public var nPositions: Int
+    /// Number of tokens (V).
+    public var vocabSize: Int
+    /// Hidden width of the MLP; 4·C in every GPT-2.
+    public var nInner: Int
+    public var layerNormEpsilon: Float
+    /// Divide attention scores by √(head size); true for every published GPT-2.
+    public var scaleAttentionWeights: Bool
+
+    public init(
+        nLayer: Int, nHead: Int, nEmbd: Int, nPositions: Int = 1024, vocabSize: Int = 50257,
+        nInner: Int? = nil, layerNormEpsilon: Float = 1e-5, scaleAttentionWeights: Bool = true
+    ) {
+        self.nLayer = nLayer
+        self.nHead = nHead
+        self.nEmbd = nEmbd
+        self.nPositions = nPositions
+        self.vocabSize = vocabSize
+        self.nInner = nInner ?? 4 * nEmbd
+        self.layerNormEpsilon = layerNormEpsilon
+        self.scaleAttentionWeights = scaleAttentionWeights
+    }
+
+    /// Size of one attention head.
+    public var headSize: Int { nEmbd / nHead }
+
+    /// Number of parameters (weights, biases, embeddings; the tied LM head counted once).
+    public var parameterCount: Int {
+        let C = nEmbd, I = nInner
+        let perLayer = 2 * C + (C * 3 * C + 3 * C) + (C * C + C) + 2 * C + (C * I + I) + (I * C + C)
+        return vocabSize * C + nPositions * C + nLayer * perLayer + 2 * C
+    }
+
+    /// The four published sizes.
+    public static let presets: [(name: String, config: GPT2Config)] = [
+        ("gpt2", GPT2Config(nLayer: 12, nHead: 12, nEmbd: 768)),
+        ("gpt2-medium", GPT2Config(nLayer: 24, nHead: 16, nEmbd: 1024)),
+        ("gpt2-large", GPT2Config(nLayer: 36, nHead: 20, nEmbd: 1280)),
+        ("gpt2-xl", GPT2Config(nLayer: 48, nHead: 25, nEmbd: 1600)),
+    ]
+
+    /// The published configuration called `name` (gpt2, gpt2-medium, gpt2-large, gpt2-xl).
+    public static func preset(_ name: String) -> GPT2Config? {
+        presets.first { $0.name == name }?.config
+    }
+
+    /// Checks the values are usable; throws `GPT2Error.invalidConfig` otherwise.
+    public func validate(source: String = "config") throws {
+        func fail(_ why: String) -> GPT2Error { .invalidConfig(source: source, reason: why) }
+        for (name, value) in [("n_layer", nLayer), ("n_head", nHead), ("n_embd", nEmbd),
+                              ("n_positions", nPositions), ("vocab_size", vocabSize), ("n_inner", nInner)]
+        where value <= 0 {
+            throw fail("\(name) must be positive, got \(value)")
+        }
+        if nEmbd % nHead != 0 { throw fail("n_embd (\(nEmbd)) is not a multiple of n_head (\(nHead))") }
+        if !(layerNormEpsilon > 0) { throw fail("layer_norm_epsilon must be positive, got \(layerNormEpsilon)") }
+    }
+
+    // MARK: - config.json
+
+    /// Reads a Hugging Face `config.json`.
+    public init(contentsOf path: String) throws {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw GPT2Error.invalidConfig(source: path, reason: "cannot read the file (\(error.localizedDescription))")
+        }
+        try self.init(json: data, source: path)
+    }
+
+    /// Parses the JSON text of a Hugging Face GPT-2 `config.json`.
+    public init(json: Data, source: String = "config.json") throws {
+        func fail(_ why: String) -> GPT2Error { .invalidConfig(source: source, reason: why) }
+        guard let object = try? JSONSerialization.jsonObject(with: json),
+              let dict = object as? [String: Any] else {
+            throw fail("not a JSON object")
+        }
+        func integer(_ key: String, default value: Int? = nil) throws -> Int {
+            guard let raw = dict[key], !(raw is NSNull) else {
+                if let value { return value }
+                throw fail("missing key \"\(key)\"")
+            }
+            guard let number = raw as? NSNumber,
+                  let int = Int(exactly: number.doubleValue) else {
+                throw fail("\"\(key)\" must be an integer, got \(raw)")
+            }
+            return int
+        }
+        if let type = dict["model_type"] as? String, type != "gpt2" {
+            throw fail("model_type is \"\(type)\", only \"gpt2\" is supported")
+        }
+        let activation = dict["activation_function"] as? String ?? "gelu_new"
+        guard ["gelu_new", "gelu_pytorch_tanh", "gelu_fast"].contains(activation) else {
+            throw fail("activation_function \"\(activation)\" is not supported (GPT-2 uses gelu_new)")
+        }
+        if dict["scale_attn_by_inverse_layer_idx"] as? Bool == true {
+            throw fail("scale_attn_by_inverse_layer_idx = true is not supported")
+        }
+        let nEmbd = try integer("n_embd")
+        let epsilon = (dict["layer_norm_epsilon"] as? NSNumber)?.floatValue ?? 1e-5
+        self.init(
+            nLayer: try integer("n_layer"), nHead: try integer("n_head"), nEmbd: nEmbd,
+            nPositions: try integer("n_positions", default: try integer("n_ctx", default: 1024)),
+            vocabSize: try integer("vocab_size"),
+            nInner: try integer("n_inner", default: 4 * nEmbd),
+            layerNormEpsilon: epsilon,
+            scaleAttentionWeights: dict["scale_attn_weights"] as? Bool ?? true)
+        try validate(source: source)
+    }
+
+    /// The `config.json` Hugging Face's GPT2Config would write for these values (keys sorted,
+    /// so the bytes are reproducible).
+    public func jsonData() -> Data {
+        let text = """
+        {
+          "activation_function": "gelu_new",
+          "architectures": ["GPT2LMHeadModel"],
+          "attn_pdrop": 0.0,
+          "bos_token_id": 50256,
+          "embd_pdrop": 0.0,
+          "eos_token_id": 50256,
+          "initializer_range": 0.02,
+          "layer_norm_epsilon": \(layerNormEpsilon),
+          "model_type": "gpt2",
+          "n_ctx": \(nPositions),
+          "n_embd": \(nEmbd),
+          "n_head": \(nHead),
+          "n_inner": \(nInner == 4 * nEmbd ? "null" : String(nInner)),
+          "n_layer": \(nLayer),
+          "n_positions": \(nPositions),
+          "resid_pdrop": 0.0,
+          "scale_attn_weights": \(scaleAttentionWeights),
+          "vocab_size": \(vocabSize)
+        }
+
+        """
+        return Data(text.utf8)
+    }
+}

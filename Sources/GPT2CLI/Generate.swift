@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import GPT2
+import Runtime
+import Tokenizer
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate text from a prompt, streaming it token by token.",
+        discussion: "The prompt and the generated text go to stdout; load time and speed go to stderr.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var input: TextInput
+
+    @Option(name: [.short, .customLong("n-predict")], help: "Tokens to generate.")
+    var n = 128
+
+    @Option(help: "Sampling temperature; 0 = greedy.")
+    var temperature: Float = 0.8
+
+    @Option(name: .customLong("top-k"), help: "Keep only the k most likely tokens; 0 = off.")
+    var topK = 40
+
+    @Option(name: .customLong("top-p"), help: "Keep the smallest set of tokens whose probability reaches p; 1 = off.")
+    var topP: Float = 0.95
+
+    @Option(name: .customLong("min-p"), help: "Drop tokens less likely than min-p × the top token's probability; 0 = off.")
+    var minP: Float = 0
+
+    @Option(name: .customLong("repeat-penalty"), help: "Penalise tokens seen in the last --repeat-last-n tokens; 1 = off.")
+    var repeatPenalty: Float = 1.0
+
+    @Option(name: .customLong("repeat-last-n"), help: "How many recent tokens the repeat penalty looks at (-1 = all).")
+    var repeatLastN = 64
+
+    @Option(help: "Random seed (default: a random one, printed so the run can be repeated).")
+    var seed: UInt64?
+
+    @Flag(name: .customLong("ignore-eos"), help: "Keep generating after <|endoftext|> (fixed-length runs).")
+    var ignoreEOS = false
+
+    func validate() throws {
+        guard n >= 0 else { throw ValidationError("-n must not be negative, got \(n)") }
+        try sampling(seed: 0).validate()
+    }
+
+    func sampling(seed: UInt64) -> SamplingParameters {
+        SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
+                           repeatPenalty: repeatPenalty, repeatLastN: repeatLastN, seed: seed)
+    }
+
+    func run() throws {
+        let text = try input.read()
+        let path = try modelOptions.resolvedModelPath()
+        let loadStart = monotonicNanoseconds()
+        let model = try GPT2Model.load(path: path)
+        let tokenizer = try GPT2Model.loadTokenizer(path: path)
+        let loadTime = monotonicNanoseconds() - loadStart
+
+        let prompt = tokenizer.encode(text)
+        if prompt.isEmpty { throw GPT2Error.emptyPrompt }
+        if prompt.count > model.config.nPositions {
+            throw GPT2Error.contextOverflow(needed: prompt.count, limit: model.config.nPositions)
+        }
+        let seed = self.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        let generator = Generator(model: model, tokenizer: tokenizer, threads: modelOptions.threads)
+        let c = model.config
+        printError("model: \(path) (\(c.nLayer) layers, \(c.nEmbd) dims, \(c.nHead) heads, \(model.storageType)), loaded in \(formatDuration(nanoseconds: loadTime))")
+        printError("threads: \(generator.session.pool.threadCount), seed: \(seed), prompt: \(prompt.count) tokens")
+
+        let out = FileHandle.standardOutput
+        out.write(Data(text.utf8))
+        let options = GenerationOptions(maxNewTokens: n, sampling: sampling(seed: seed), stopAtEndOfText: !ignoreEOS)
+        let stats = try generator.generate(promptTokens: prompt, options: options) { token in
+            out.write(Data(token.text.utf8))
+            return true
+        }
+        out.write(Data("\n".utf8))
+        printError("prompt: \(stats.promptTokens) tokens in \(formatDuration(nanoseconds: stats.promptNanoseconds))"
+            + String(format: " (%.1f tokens/s)", stats.promptTokensPerSecond))
+        printError("generation: \(stats.generatedTokens) tokens"
+            + String(format: ", %.2f ms/token (%.1f tokens/s)", stats.decodeMillisecondsPerToken, stats.decodeTokensPerSecond)
+            + ", stopped: \(stats.stopReason.rawValue)")
+    }
+}

@@ -1,0 +1,46 @@
+import Glibc
+
+/// SplitMix64: a small, fast, seeded generator, so every test sees the same "random" data.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Number of threads of this process right now (entries of /proc/self/task).
+func processThreadCount() -> Int {
+    guard let dir = opendir("/proc/self/task") else { return -1 }
+    defer { closedir(dir) }
+    var count = 0
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        if name != "." && name != ".." { count += 1 }
+    }
+    return count
+}
+
+/// Sleeps for `milliseconds` (long enough for idle pool workers to stop spinning and park).
+func sleepMilliseconds(_ milliseconds: Int) {
+    usleep(useconds_t(milliseconds * 1000))
+}
+
+/// Runs `body` on a new pthread and waits for it (for tests that pin the calling thread).
+func onFreshThread(_ body: @escaping @Sendable () -> Void) {
+    final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+    let box = Unmanaged.passRetained(Box(body))
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { raw in
+        Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+        return nil
+    }, box.toOpaque())
+    precondition(rc == 0)
+    pthread_join(thread, nil)
+}
