@@ -12,25 +12,25 @@ struct Generate: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var input: TextInput
 
-    @Option(name: [.short, .customLong("n-predict")], help: "Tokens to generate.")
+    @Option(name: [.short, .customLong("n-predict")], parsing: .unconditional, help: "Tokens to generate.")
     var n = 128
 
-    @Option(help: "Sampling temperature; 0 = greedy.")
+    @Option(parsing: .unconditional, help: "Sampling temperature; 0 = greedy.")
     var temperature: Float = 0.8
 
-    @Option(name: .customLong("top-k"), help: "Keep only the k most likely tokens; 0 = off.")
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Keep only the k most likely tokens; 0 = off.")
     var topK = 40
 
-    @Option(name: .customLong("top-p"), help: "Keep the smallest set of tokens whose probability reaches p; 1 = off.")
+    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Keep the smallest set of tokens whose probability reaches p; 1 = off.")
     var topP: Float = 0.95
 
-    @Option(name: .customLong("min-p"), help: "Drop tokens less likely than min-p × the top token's probability; 0 = off.")
+    @Option(name: .customLong("min-p"), parsing: .unconditional, help: "Drop tokens less likely than min-p × the top token's probability; 0 = off.")
     var minP: Float = 0
 
-    @Option(name: .customLong("repeat-penalty"), help: "Penalise tokens seen in the last --repeat-last-n tokens; 1 = off.")
+    @Option(name: .customLong("repeat-penalty"), parsing: .unconditional, help: "Penalise tokens seen in the last --repeat-last-n tokens; 1 = off.")
     var repeatPenalty: Float = 1.0
 
-    @Option(name: .customLong("repeat-last-n"), help: "How many recent tokens the repeat penalty looks at (-1 = all).")
+    @Option(name: .customLong("repeat-last-n"), parsing: .unconditional, help: "How many recent tokens the repeat penalty looks at (-1 = all).")
     var repeatLastN = 64
 
     @Option(help: "Random seed (default: a random one, printed so the run can be repeated).")

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import GPT2
+import Testing
+@testable import GPT2CLI
+
+/// The `gpt2` subcommands, run in-process on a small random model.
+@Suite(.serialized)
+struct CommandTests {
+    static let modelDirectory: String = {
+        let dir = NSTemporaryDirectory() + "gpt2-cli-tests-" + UUID().uuidString
+        try! RandomModel.write(config: GPT2Config(nLayer: 2, nHead: 4, nEmbd: 64, nPositions: 48, vocabSize: 50257), seed: 3, to: dir)
+        return dir
+    }()
+
+    /// Parses and runs a command line; returns the error message, or nil on success.
+    func run(_ arguments: [String]) -> String? {
+        do {
+            var command = try GPT2Command.parseAsRoot(arguments)
+            try command.run()
+            return nil
+        } catch {
+            return GPT2Command.message(for: error)
+        }
+    }
+
+    func temporaryFile(_ contents: String) -> String {
+        let path = NSTemporaryDirectory() + "gpt2-cli-" + UUID().uuidString + ".txt"
+        FileManager.default.createFile(atPath: path, contents: Data(contents.utf8))
+        return path
+    }
+
+    @Test func everyCommandRunsOnARandomModel() throws {
+        let m = Self.modelDirectory
+        #expect(run(["generate", "-m", m, "-p", "Hello, world", "-n", "5", "--seed", "1", "-t", "2"]) == nil)
+        #expect(run(["generate", "-m", m, "-p", "Hello", "-n", "3", "--temperature", "0", "--ignore-eos"]) == nil)
+        #expect(run(["tokenize", "-p", "Hello, world"]) == nil)
+        #expect(run(["tokenize", "-m", m, "-p", "Hi there", "--show"]) == nil)
+        #expect(run(["inspect", m]) == nil)
+        #expect(run(["inspect", m + "/model.safetensors"]) == nil)
+    }
+
+    @Test func perplexityDumpsOneLogitRowPerScoredToken() throws {
+        let m = Self.modelDirectory
+        let text = temporaryFile(String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 8))
+        let dump = NSTemporaryDirectory() + "gpt2-cli-logits-" + UUID().uuidString
+        #expect(run(["perplexity", "-m", m, "-f", text, "--context", "32", "--stride", "8", "--dump-logits", dump]) == nil)
+        let tokens = try GPT2Model.loadTokenizer(path: m).encode(String(contentsOfFile: text, encoding: .utf8))
+        let bytes = try #require(FileManager.default.attributesOfItem(atPath: dump)[.size] as? Int)
+        #expect(bytes == (tokens.count - 1) * 50257 * 4)
+    }
+
+    @Test func initRandomWritesALoadableModel() throws {
+        let out = NSTemporaryDirectory() + "gpt2-cli-init-" + UUID().uuidString
+        #expect(run(["init-random", "--config", "gpt2", "--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--n-positions", "16", "--vocab-size", "300", "--seed", "9", "--out", out]) == nil)
+        let model = try GPT2Model.load(path: out)
+        #expect(model.config == GPT2Config(nLayer: 1, nHead: 2, nEmbd: 32, nPositions: 16, vocabSize: 300))
+    }
+
+    @Test(arguments: [
+        (["generate", "-m", "/nonexistent/model", "-p", "x"], "no such file or directory"),
+        (["generate", "-p", "x", "--temperature", "-1"], "temperature"),
+        (["generate", "-p", "x", "--top-p", "0"], "topP"),
+        (["generate", "-p", "x", "--top-k", "-3"], "topK"),
+        (["generate", "-p", "x", "--repeat-penalty", "0"], "repeatPenalty"),
+        (["generate", "-p", "x", "-n", "-1"], "-n must not be negative"),
+        (["generate", "-p", "x", "-t", "0"], "--threads"),
+        (["generate"], "exactly one of --prompt or --file"),
+        (["tokenize", "-p", "x", "-f", "y"], "exactly one of --prompt or --file"),
+        (["tokenize", "-f", "/nonexistent/file"], "cannot read"),
+        (["init-random", "--config", "gpt5", "--out", "/tmp/x"], "unknown --config"),
+        (["init-random", "--n-head", "5", "--out", "/tmp/x"], "not a multiple of n_head"),
+    ])
+    func badArgumentsAreClearErrors(arguments: [String], expected: String) {
+        let message = run(arguments)
+        #expect(message?.contains(expected) == true, "\(arguments): \(message ?? "no error")")
+    }
+
+    @Test func badInputAtRunTimeIsAClearError() throws {
+        let m = Self.modelDirectory
+        #expect(run(["generate", "-m", m, "-p", ""])?.contains("prompt is empty") == true)
+        let long = String(repeating: "word ", count: 60)
+        #expect(run(["generate", "-m", m, "-p", long])?.contains("context is 48") == true)
+        let text = temporaryFile("Hello there, general.")
+        #expect(run(["perplexity", "-m", m, "-f", text, "--context", "100"])?.contains("exceeds the model's context") == true)
+        #expect(run(["perplexity", "-m", m, "-f", text, "--stride", "100", "--context", "8"])?.contains("--stride") == true)
+        #expect(run(["perplexity", "-m", m, "-f", temporaryFile("a")])?.contains("at least 2 tokens") == true)
+
+        let noTokenizer = NSTemporaryDirectory() + "gpt2-cli-notok-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: noTokenizer, withIntermediateDirectories: true)
+        for file in ["config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(atPath: m + "/" + file, toPath: noTokenizer + "/" + file)
+        }
+        #expect(run(["generate", "-m", noTokenizer, "-p", "x"])?.contains("vocab.json, merges.txt missing") == true)
+
+        let corrupt = temporaryFile("not a safetensors file").replacingOccurrences(of: ".txt", with: ".safetensors")
+        FileManager.default.createFile(atPath: corrupt, contents: Data("garbage!garbage".utf8))
+        #expect(run(["inspect", corrupt])?.contains(corrupt) == true)
+    }
+}
