@@ -51,13 +51,7 @@ public func matmulColumns(
         for m in 0..<M {
             var v: Float = 0
             for k in 0..<K { v += x[m * K + k] * w[k * N + n] }
-            if let bias { v += bias[n] }
-            let out = y + m * N + n
-            switch epilogue {
-            case .store: out.pointee = v
-            case .accumulate: out.pointee += v
-            case .gelu: out.pointee = gelu(v)
-            }
+            finishScalar(v, y + m * N + n, bias.map { $0 + n }, epilogue)
         }
         n += 1
     }
@@ -165,12 +159,15 @@ func tile1x16(
     finish(c, y, bias, epilogue)
 }
 
-/// y[M,N] = x[M,K] · w[N,K]ᵀ — for the tied LM head, whose weight is the token embedding
-/// [vocab, C] stored row per token. Threads split the rows of `w`; each takes 4 rows at a time
-/// (kept in L1) across all M inputs, so the largest matrix of the model is read once per call.
+/// y[M,N] = epilogue(x[M,K] · w[N,K]ᵀ + bias[N]).
+///
+/// `w` holds one row of K inputs per output: the layout of the tied LM head (the token embedding
+/// [vocab, C]) and of every matrix in a GGUF file. Threads split the rows of `w`; each takes 4
+/// rows at a time (kept in L1) across all M inputs, so the matrix is read once per call.
 public func matmulTransposed(
     _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-    M: Int, K: Int, N: Int, pool: ThreadPool
+    bias: UnsafePointer<Float>? = nil, M: Int, K: Int, N: Int,
+    epilogue: MatmulEpilogue = .store, pool: ThreadPool
 ) {
     pool.parallelFor(N, granularity: 4) { rows in
         var n = rows.lowerBound
@@ -192,13 +189,27 @@ public func matmulTransposed(
                     k += 1
                 }
                 let ym = y + m * N + n
-                ym[0] = s0; ym[1] = s1; ym[2] = s2; ym[3] = s3
+                finishScalar(s0, ym, bias.map { $0 + n }, epilogue)
+                finishScalar(s1, ym + 1, bias.map { $0 + n + 1 }, epilogue)
+                finishScalar(s2, ym + 2, bias.map { $0 + n + 2 }, epilogue)
+                finishScalar(s3, ym + 3, bias.map { $0 + n + 3 }, epilogue)
             }
             n += 4
         }
         while n < rows.upperBound {
-            for m in 0..<M { y[m * N + n] = dot(x + m * K, w + n * K, K) }
+            for m in 0..<M { finishScalar(dot(x + m * K, w + n * K, K), y + m * N + n, bias.map { $0 + n }, epilogue) }
             n += 1
         }
+    }
+}
+
+/// `finish` for one output.
+@inline(__always)
+func finishScalar(_ acc: Float, _ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>?, _ epilogue: MatmulEpilogue) {
+    let v = acc + (bias?.pointee ?? 0)
+    switch epilogue {
+    case .store: y.pointee = v
+    case .accumulate: y.pointee += v
+    case .gelu: y.pointee = gelu(v)
     }
 }

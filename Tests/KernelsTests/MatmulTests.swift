@@ -101,7 +101,7 @@ struct MatmulTests {
         #expect(z.values == prior)
     }
 
-    @Test("matmulTransposed matches a Double reference", arguments: [1, 2, 3])
+    @Test("matmulTransposed matches a Double reference (all epilogues, bias or not)", arguments: [1, 2, 3])
     func transposedMatchesReference(threads: Int) {
         let pool = ThreadPool(threadCount: threads)
         var rng = SeededGenerator(seed: 0x7EA0 + UInt64(threads))
@@ -110,19 +110,30 @@ struct MatmulTests {
                 for N in [1, 3, 4, 5, 15, 17, 63, 65, 130] {
                     let x = GuardedBuffer(count: M * K, random: &rng)
                     let w = GuardedBuffer(count: N * K, random: &rng)  // [N, K]
-                    let y = GuardedBuffer(count: M * N)
-                    matmulTransposed(y.pointer, x.pointer, w.pointer, M: M, K: K, N: N, pool: pool)
-                    var want = [Double](repeating: 0, count: M * N)
+                    let bias = GuardedBuffer(count: N, random: &rng)
+                    let prior = GuardedBuffer(count: M * N, random: &rng).values
+                    var product = [Double](repeating: 0, count: M * N)
                     for m in 0..<M {
                         for n in 0..<N {
                             var s = 0.0
                             for k in 0..<K { s += Double(x[m * K + k]) * Double(w[n * K + k]) }
-                            want[m * N + n] = s
+                            product[m * N + n] = s
                         }
                     }
-                    let error = maxScaledError(y.values, want)
-                    #expect(error <= 1e-5, "M=\(M) K=\(K) N=\(N) threads=\(threads): scaled error \(error)")
-                    #expect(y.guardsIntact, "M=\(M) K=\(K) N=\(N) threads=\(threads): wrote outside y")
+                    for epilogue in epilogues {
+                        for withBias in [false, true] {
+                            let y = GuardedBuffer(prior)
+                            matmulTransposed(y.pointer, x.pointer, w.pointer, bias: withBias ? bias.pointer : nil,
+                                             M: M, K: K, N: N, epilogue: epilogue, pool: pool)
+                            let want = (0..<(M * N)).map {
+                                expected(product[$0], bias: withBias ? bias[$0 % N] : nil, prior: prior[$0], epilogue)
+                            }
+                            let error = maxScaledError(y.values, want)
+                            let context = "M=\(M) K=\(K) N=\(N) threads=\(threads) \(epilogue) bias=\(withBias)"
+                            #expect(error <= 1e-5, "\(context): scaled error \(error)")
+                            #expect(y.guardsIntact, "\(context): wrote outside y")
+                        }
+                    }
                 }
             }
         }

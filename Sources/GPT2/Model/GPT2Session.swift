@@ -92,7 +92,7 @@ public final class GPT2Session {
     /// Writes the logits of the chunk rows `logitRows` to `out` ([logitRows.count, V]).
     private func forward(_ tokens: UnsafeBufferPointer<Int>, logitRows: Range<Int>, into out: UnsafeMutablePointer<Float>) {
         let config = model.config, weights = model.weights, a = activations
-        let T = tokens.count, C = config.nEmbd, I = config.nInner, H = config.nHead, hd = config.headSize
+        let T = tokens.count, C = config.nEmbd, H = config.nHead, hd = config.headSize
         let eps = config.layerNormEpsilon
         let scale: Float = config.scaleAttentionWeights ? 1 / Float(hd).squareRoot() : 1
         let first = position
@@ -106,7 +106,7 @@ public final class GPT2Session {
                 layerNorm(a.normed, a.residual, weight: w.ln1Weight, bias: w.ln1Bias, T: T, C: C, eps: eps, pool: pool)
             }
             run(.qkv, layer: l, tokens: T) {
-                matmul(a.qkv, a.normed, w.qkvWeight, bias: w.qkvBias, M: T, K: C, N: 3 * C, pool: pool)
+                linear(a.qkv, a.normed, w.qkv, bias: w.qkvBias, M: T, pool: pool)
             }
             run(.attention, layer: l, tokens: T) {
                 let keys = cache.keys(layer: l), values = cache.values(layer: l)
@@ -116,18 +116,16 @@ public final class GPT2Session {
                           H: H, hd: hd, capacity: cache.capacity, scale: scale, pool: pool)
             }
             run(.attnProj, layer: l, tokens: T) {  // residual += attention · W + b
-                matmul(a.residual, a.attention, w.attnProjWeight, bias: w.attnProjBias,
-                       M: T, K: C, N: C, epilogue: .accumulate, pool: pool)
+                linear(a.residual, a.attention, w.attnProj, bias: w.attnProjBias, M: T, epilogue: .accumulate, pool: pool)
             }
             run(.ln2, layer: l, tokens: T) {
                 layerNorm(a.normed, a.residual, weight: w.ln2Weight, bias: w.ln2Bias, T: T, C: C, eps: eps, pool: pool)
             }
             run(.mlpUp, layer: l, tokens: T) {  // hidden = gelu(normed · W + b)
-                matmul(a.hidden, a.normed, w.fcWeight, bias: w.fcBias, M: T, K: C, N: I, epilogue: .gelu, pool: pool)
+                linear(a.hidden, a.normed, w.fc, bias: w.fcBias, M: T, epilogue: .gelu, pool: pool)
             }
             run(.mlpDown, layer: l, tokens: T) {  // residual += hidden · W + b
-                matmul(a.residual, a.hidden, w.fcProjWeight, bias: w.fcProjBias,
-                       M: T, K: I, N: C, epilogue: .accumulate, pool: pool)
+                linear(a.residual, a.hidden, w.fcProj, bias: w.fcProjBias, M: T, epilogue: .accumulate, pool: pool)
             }
         }
         guard !logitRows.isEmpty else { return }
@@ -138,7 +136,7 @@ public final class GPT2Session {
                       T: rows, C: C, eps: eps, pool: pool)
         }
         run(.lmHead, layer: -1, tokens: rows) {
-            matmulTransposed(out, a.normed, weights.lmHead, M: rows, K: C, N: config.vocabSize, pool: pool)
+            linear(out, a.normed, weights.lmHead, bias: nil, M: rows, pool: pool)
         }
     }
 

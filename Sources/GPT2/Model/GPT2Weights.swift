@@ -1,14 +1,18 @@
 import ModelIO
 
-/// The parameters of one transformer block. Pointers into mapped or owned fp32 storage; matrix
-/// weights keep GPT-2's Conv1D layout [in, out].
+/// The parameters of one transformer block: vectors as fp32 pointers into mapped or owned
+/// storage, matrices as `LinearWeight`s.
 public struct BlockWeights: @unchecked Sendable {
-    public var ln1Weight, ln1Bias: UnsafePointer<Float>          // [C]
-    public var qkvWeight, qkvBias: UnsafePointer<Float>          // [C, 3C], [3C]
-    public var attnProjWeight, attnProjBias: UnsafePointer<Float> // [C, C], [C]
-    public var ln2Weight, ln2Bias: UnsafePointer<Float>          // [C]
-    public var fcWeight, fcBias: UnsafePointer<Float>            // [C, I], [I]
-    public var fcProjWeight, fcProjBias: UnsafePointer<Float>    // [I, C], [C]
+    public var ln1Weight, ln1Bias: UnsafePointer<Float>  // [C]
+    public var qkv: LinearWeight                         // C → 3C
+    public var qkvBias: UnsafePointer<Float>             // [3C]
+    public var attnProj: LinearWeight                    // C → C
+    public var attnProjBias: UnsafePointer<Float>        // [C]
+    public var ln2Weight, ln2Bias: UnsafePointer<Float>  // [C]
+    public var fc: LinearWeight                          // C → I
+    public var fcBias: UnsafePointer<Float>              // [I]
+    public var fcProj: LinearWeight                      // I → C
+    public var fcProjBias: UnsafePointer<Float>          // [C]
 }
 
 /// All parameters of a GPT-2 model, validated against its config.
@@ -17,8 +21,8 @@ public final class GPT2Weights: @unchecked Sendable {
     public let positionEmbedding: UnsafePointer<Float>  // wpe [P, C]
     public let blocks: [BlockWeights]
     public let finalNormWeight, finalNormBias: UnsafePointer<Float>  // ln_f [C]
-    /// The LM head [V, C]: `lm_head.weight` if the file has its own, else tied to wte.
-    public let lmHead: UnsafePointer<Float>
+    /// The LM head (C → V, rows of C): `lm_head.weight` if the file has its own, else tied to wte.
+    public let lmHead: LinearWeight
     /// Bytes of fp32 parameter storage: mapped views and converted copies.
     public let parameterBytes: Int
     /// Keeps the mapping and any converted tensors alive.
@@ -47,22 +51,20 @@ public final class GPT2Weights: @unchecked Sendable {
             let p = "h.\(l)."
             return BlockWeights(
                 ln1Weight: try tensor(p + "ln_1.weight", [C]), ln1Bias: try tensor(p + "ln_1.bias", [C]),
-                qkvWeight: try tensor(p + "attn.c_attn.weight", [C, 3 * C]),
+                qkv: .inputMajor(try tensor(p + "attn.c_attn.weight", [C, 3 * C]), K: C, N: 3 * C),
                 qkvBias: try tensor(p + "attn.c_attn.bias", [3 * C]),
-                attnProjWeight: try tensor(p + "attn.c_proj.weight", [C, C]),
+                attnProj: .inputMajor(try tensor(p + "attn.c_proj.weight", [C, C]), K: C, N: C),
                 attnProjBias: try tensor(p + "attn.c_proj.bias", [C]),
                 ln2Weight: try tensor(p + "ln_2.weight", [C]), ln2Bias: try tensor(p + "ln_2.bias", [C]),
-                fcWeight: try tensor(p + "mlp.c_fc.weight", [C, I]), fcBias: try tensor(p + "mlp.c_fc.bias", [I]),
-                fcProjWeight: try tensor(p + "mlp.c_proj.weight", [I, C]),
+                fc: .inputMajor(try tensor(p + "mlp.c_fc.weight", [C, I]), K: C, N: I),
+                fcBias: try tensor(p + "mlp.c_fc.bias", [I]),
+                fcProj: .inputMajor(try tensor(p + "mlp.c_proj.weight", [I, C]), K: I, N: C),
                 fcProjBias: try tensor(p + "mlp.c_proj.bias", [C]))
         }
         finalNormWeight = try tensor("ln_f.weight", [C])
         finalNormBias = try tensor("ln_f.bias", [C])
-        if file["lm_head.weight"] != nil {
-            lmHead = try tensor("lm_head.weight", [V, C])
-        } else {
-            lmHead = tokenEmbedding
-        }
+        let head = file["lm_head.weight"] != nil ? try tensor("lm_head.weight", [V, C]) : tokenEmbedding
+        lmHead = .outputMajor(head, K: C, N: V)
         self.storage = storage
         parameterBytes = storage.reduce(0) { $0 + $1.count * 4 }
     }
