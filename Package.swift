@@ -9,6 +9,7 @@
 //   ModelIO    memory-mapped files, safetensors reader/writer, half-precision conversion
 //   Tokenizer  exact GPT-2 byte-level BPE (vocabulary embedded as resources)
 //   GPT2       config, weights, graph executor with KV cache, sampler, generator
+//   Profiling  per-op timing, traces and reports; benchmark runner; machine calibration
 //   GPT2CLI    the `gpt2` command
 //
 // Code generation: kernels are written with Swift SIMD types and need the host's vector ISA
@@ -47,7 +48,7 @@ let package = Package(
         ),
         .target(name: "Runtime", dependencies: ["CNuma"], swiftSettings: hotCodeFlags),
         .target(name: "Kernels", dependencies: ["Runtime"], swiftSettings: hotCodeFlags),
-        .target(name: "ModelIO", swiftSettings: hotCodeFlags),
+        .target(name: "ModelIO", dependencies: ["Runtime"], swiftSettings: hotCodeFlags),
         .target(
             name: "Tokenizer",
             exclude: ["LICENSE-GPT2-VOCABULARY.md"],
@@ -59,14 +60,15 @@ let package = Package(
             dependencies: ["Runtime", "Kernels", "ModelIO", "Tokenizer"],
             swiftSettings: hotCodeFlags
         ),
+        .target(name: "Profiling", dependencies: ["GPT2", "Runtime", "Kernels"], swiftSettings: hotCodeFlags),
         .executableTarget(
             name: "GPT2CLI",
-            dependencies: ["GPT2", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["GPT2", "Profiling", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], swiftSettings: cpuFlags),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: cpuFlags),
-        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO"], swiftSettings: cpuFlags),
+        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "Runtime"], swiftSettings: cpuFlags),
         .testTarget(
             name: "TokenizerTests", dependencies: ["Tokenizer"],
             resources: [.copy("Fixtures")], swiftSettings: cpuFlags
@@ -75,6 +77,7 @@ let package = Package(
             name: "GPT2Tests", dependencies: ["GPT2"],
             resources: [.copy("Fixtures")], swiftSettings: cpuFlags
         ),
+        .testTarget(name: "ProfilingTests", dependencies: ["Profiling"], swiftSettings: cpuFlags),
         .testTarget(name: "GPT2CLITests", dependencies: ["GPT2CLI"], swiftSettings: cpuFlags),
     ]
 )

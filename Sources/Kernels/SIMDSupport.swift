@@ -5,20 +5,20 @@ public typealias Vec16 = SIMD16<Float>
 extension UnsafePointer where Pointee == Float {
     /// Loads 16 floats from any address.
     @inlinable @inline(__always)
-    func vec16(_ offset: Int = 0) -> Vec16 {
+    public func vec16(_ offset: Int = 0) -> Vec16 {
         UnsafeRawPointer(self + offset).loadUnaligned(as: Vec16.self)
     }
 }
 
 extension UnsafeMutablePointer where Pointee == Float {
     @inlinable @inline(__always)
-    func vec16(_ offset: Int = 0) -> Vec16 {
+    public func vec16(_ offset: Int = 0) -> Vec16 {
         UnsafeRawPointer(self + offset).loadUnaligned(as: Vec16.self)
     }
 
     /// Stores 16 floats at any address.
     @inlinable @inline(__always)
-    func store(_ v: Vec16, _ offset: Int = 0) {
+    public func store(_ v: Vec16, _ offset: Int = 0) {
         UnsafeMutableRawPointer(self + offset).storeBytes(of: v, as: Vec16.self)
     }
 }

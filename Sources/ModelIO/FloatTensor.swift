@@ -1,43 +1,14 @@
-/// 64-byte aligned owned float storage (one cache line, one AVX-512 register), freed on deinit.
-public final class AlignedFloatBuffer: @unchecked Sendable {
-    public let pointer: UnsafeMutablePointer<Float>
-    public let count: Int
-
-    /// Allocates `count` floats, zero-filled.
-    public convenience init(count: Int) {
-        self.init(uninitializedCount: count)
-        pointer.initialize(repeating: 0, count: count)
-    }
-
-    /// Allocates `count` floats without initialising them; the caller fills them before reading.
-    init(uninitializedCount count: Int) {
-        precondition(count >= 0, "AlignedFloatBuffer: negative count \(count)")
-        // At least one element so that an empty buffer still has a valid, unique pointer.
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
-        self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
-        self.count = count
-    }
-
-    deinit {
-        pointer.deallocate()
-    }
-
-    /// The elements as a mutable buffer.
-    public var buffer: UnsafeMutableBufferPointer<Float> {
-        UnsafeMutableBufferPointer(start: pointer, count: count)
-    }
-}
+import Runtime
 
 /// An fp32 tensor: either a view into a mapped file (no copy) or an owned 64-byte-aligned buffer
-/// (after a F16/BF16 conversion or an unaligned F32 source). `owner` keeps the memory alive:
+/// (`AlignedBuffer`, after a F16/BF16 conversion or an unaligned F32 source). `owner` keeps the memory alive:
 /// keep the `FloatTensor` (or its owner) around for as long as `pointer` is used.
 public struct FloatTensor: @unchecked Sendable {
     public let shape: [Int]
     public let pointer: UnsafePointer<Float>
     /// Number of elements: the product of the shape.
     public let count: Int
-    /// The object that owns the memory: a `MappedFile` or an `AlignedFloatBuffer`.
+    /// The object that owns the memory: a `MappedFile` or an `AlignedBuffer<Float>`.
     public let owner: AnyObject
     /// True when `pointer` points into a file mapping rather than an owned buffer.
     public let isMappedView: Bool
@@ -52,7 +23,7 @@ public struct FloatTensor: @unchecked Sendable {
     }
 
     /// Wraps an owned buffer whose count matches the shape.
-    public init(shape: [Int], buffer: AlignedFloatBuffer) {
+    public init(shape: [Int], buffer: AlignedBuffer<Float>) {
         precondition(shape.reduce(1, *) == buffer.count, "FloatTensor: shape \(shape) does not match \(buffer.count) elements")
         self.init(shape: shape, pointer: UnsafePointer(buffer.pointer), owner: buffer, isMappedView: false)
     }

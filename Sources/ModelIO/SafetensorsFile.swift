@@ -1,3 +1,4 @@
+import Runtime
 import Foundation
 
 /// A safetensors file, memory-mapped and validated on open.
@@ -189,15 +190,15 @@ public final class SafetensorsFile: @unchecked Sendable {
                     shape: tensor.shape, pointer: address.assumingMemoryBound(to: Float.self),
                     owner: file, isMappedView: true)
             }
-            let buffer = AlignedFloatBuffer(uninitializedCount: count)
+            let buffer = AlignedBuffer<Float>(count: count, zeroed: false)
             UnsafeMutableRawPointer(buffer.pointer).copyMemory(from: address, byteCount: 4 * count)
             return FloatTensor(shape: tensor.shape, buffer: buffer)
         case .f16:
-            let buffer = AlignedFloatBuffer(uninitializedCount: count)
+            let buffer = AlignedBuffer<Float>(count: count, zeroed: false)
             convertF16ToF32(source.baseAddress!, buffer.pointer, count: count)
             return FloatTensor(shape: tensor.shape, buffer: buffer)
         case .bf16:
-            let buffer = AlignedFloatBuffer(uninitializedCount: count)
+            let buffer = AlignedBuffer<Float>(count: count, zeroed: false)
             convertBF16ToF32(source.baseAddress!, buffer.pointer, count: count)
             return FloatTensor(shape: tensor.shape, buffer: buffer)
         default:

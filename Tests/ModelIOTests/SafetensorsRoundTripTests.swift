@@ -1,3 +1,4 @@
+import Runtime
 import Foundation
 import Testing
 
@@ -136,7 +137,7 @@ func writeSafetensors(_ entries: [(String, DType, [Int], [UInt8])], metadata: [S
         #expect(tensor.byteRange.lowerBound % 4 == 3)
         let floats = try file.floats(tensor)
         #expect(!floats.isMappedView)
-        #expect(floats.owner is AlignedFloatBuffer)
+        #expect(floats.owner is AlignedBuffer<Float>)
         #expect(Int(bitPattern: floats.pointer) % 64 == 0)
         #expect(floats.shape == [3, 7])
         #expect(floats.toArray() == values)

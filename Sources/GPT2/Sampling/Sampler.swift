@@ -11,13 +11,8 @@
 // the kept tokens as a set, which is all the draw needs. Probabilities stay unnormalised (the
 // top logit has weight exactly 1) and thresholds are scaled instead, saving a division a token.
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Kernels
 
 /// An invalid sampling setting.
 public enum SamplingError: Error, CustomStringConvertible, Equatable {
@@ -280,11 +275,11 @@ public final class Sampler {
         var maxVector = SIMD16<Float>(repeating: -.infinity)
         var i = 0
         while i + 16 <= n {
-            var v = load16(base + i)
+            var v = (base + i).vec16()
             let isNaN = v .!= v
             if any(isNaN) {
                 v.replace(with: -.infinity, where: isNaN)
-                store16(v, base + i)
+                (base + i).store(v)
             }
             // A compare and blend; pointwiseMax is not vectorised (it follows Swift.max).
             maxVector.replace(with: v, where: v .> maxVector)
@@ -300,7 +295,7 @@ public final class Sampler {
         }
         // The lowest index holding the maximum; 16 at a time, then within the block.
         var best = 0
-        while best + 16 <= n && !any(load16(base + best) .== maxLogit) {
+        while best + 16 <= n && !any((base + best).vec16() .== maxLogit) {
             best += 16
         }
         while base[best] != maxLogit {
@@ -340,7 +335,7 @@ public final class Sampler {
             i += 1
         }
         while i + 16 <= n {
-            if any(load16(base + i) .> worst) {
+            if any((base + i).vec16() .> worst) {
                 for lane in 0..<16 {
                     offer(i + lane)
                 }
@@ -365,7 +360,7 @@ public final class Sampler {
         }
         i = 0
         while i + 16 <= n {
-            if any(load16(base + i) .>= worst) {
+            if any((base + i).vec16() .>= worst) {
                 for lane in 0..<16 {
                     collect(i + lane)
                 }
@@ -478,13 +473,13 @@ private func exponentiate(
     func weights(_ x: SIMD16<Float>) -> SIMD16<Float> {
         var d = (x - maxLogit) * invTemperature
         d.replace(with: 0, where: x .== maxLogit)
-        return exp16(d)
+        return exp(d)  // Kernels' vectorised exp
     }
     var sum = SIMD16<Float>()
     var i = 0
     while i + 16 <= count {
-        let w = weights(load16(source + i))
-        store16(w, destination + i)
+        let w = weights((source + i).vec16())
+        (destination + i).store(w)
         sum += w
         i += 16
     }
@@ -503,39 +498,12 @@ private func exponentiate(
     return sum.sum()
 }
 
-/// exp(x) for x <= 0 (Cephes expf: range reduction by ln 2, degree-5 polynomial; ~1 ulp).
-/// Results below the smallest normal float, -inf included, are 0.
-@inline(__always)
-private func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let lowest: Float = -87.33654  // ln(2^-126)
-    var clamped = x
-    clamped.replace(with: lowest, where: x .< lowest)
-    // n = round(x / ln 2), by adding 1.5·2^23: the sum's low mantissa bits hold n.
-    let shifter: Float = 0x1.8p23
-    let shifted = clamped * 1.44269504088896341 + shifter
-    let n = shifted - shifter
-    let r = clamped - n * 0.693359375 + n * 2.12194440e-4  // x - n·ln 2, in two parts
-    var poly = SIMD16<Float>(repeating: 1.9875691500e-4)
-    poly = poly * r + 1.3981999507e-3
-    poly = poly * r + 8.3334519073e-3
-    poly = poly * r + 4.1665795894e-2
-    poly = poly * r + 1.6666665459e-1
-    poly = poly * r + 5.0000001201e-1
-    let expR = poly * r * r + r + 1
-    // 2^n built from its exponent bits; n is in [-126, 0].
-    let nBits = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000
-    let twoToN = unsafeBitCast((nBits &+ 127) &<< 23, to: SIMD16<Float>.self)
-    var result = expR * twoToN
-    result.replace(with: 0, where: x .< lowest)
-    return result
-}
-
 /// Sum of w[0..<count].
 private func sum(_ w: UnsafePointer<Float>, count: Int) -> Float {
     var vector = SIMD16<Float>()
     var j = 0
     while j + 16 <= count {
-        vector += load16(w + j)
+        vector += (w + j).vec16()
         j += 16
     }
     var total = vector.sum()
@@ -553,7 +521,7 @@ private func pick(_ w: UnsafePointer<Float>, count: Int, r: Float) -> Int {
     var cumulative: Float = 0
     var j = 0
     while j + 16 <= count {
-        let block = load16(w + j).sum()
+        let block = (w + j).vec16().sum()
         if r < cumulative + block { break }
         cumulative += block
         j += 16
@@ -570,21 +538,6 @@ private func pick(_ w: UnsafePointer<Float>, count: Int, r: Float) -> Int {
         last -= 1
     }
     return last
-}
-
-@inline(__always)
-private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
 
 /// Heap key that sorts ascending by logit descending, then token id ascending.
