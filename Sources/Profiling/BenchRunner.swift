@@ -252,7 +252,7 @@ public struct BenchPlan: Sendable {
         self.numa = numa; self.includeSampling = includeSampling; self.profiler = profiler
     }
 
-    /// Runs every model × threads × profiler × test combination; `progress` gets a line per test.
+    /// Runs every model × threads × test × profiler combination; `progress` gets a line per test.
     public func run(ceilings: MachineCeilings?, progress: (String) -> Void = { _ in }) throws -> [BenchRecord] {
         guard repetitions >= 1 else { throw ProfilingError.invalidOption("-r must be at least 1, got \(repetitions)") }
         var records: [BenchRecord] = []
@@ -269,14 +269,15 @@ public struct BenchPlan: Sendable {
             for t in threads {
                 let session = GPT2Session(model: model, threads: t)
                 var runner = try BenchRunner(session: session, includeSampling: includeSampling)
-                for withProfiler in profiler {
-                    let observer = withProfiler ? OpProfiler(model: model, session: session, expectedEvents: 1 << 16) : nil
-                    session.observer = observer
-                    session.pool.regionRecorder = withProfiler ? RegionRecorder(threadCount: t, capacity: 1 << 16) : nil
-                    defer { session.observer = nil; session.pool.regionRecorder = nil }
-                    for test in tests {
+                // Profiler off and on innermost, so that the two runs of a test are adjacent in
+                // time: this machine's speed drifts from minute to minute.
+                for test in tests {
+                    for withProfiler in profiler {
+                        let observer = withProfiler ? OpProfiler(model: model, session: session, expectedEvents: 1 << 16) : nil
+                        session.observer = observer
+                        session.pool.regionRecorder = withProfiler ? RegionRecorder(threadCount: t, capacity: 1 << 16) : nil
+                        defer { session.observer = nil; session.pool.regionRecorder = nil }
                         let m = try runner.measure(test, repetitions: repetitions)
-                        observer?.reset(); session.pool.regionRecorder?.reset()
                         let record = BenchRecord(model: model, modelPath: path, test: test, threads: t, numa: numa,
                                                  profiler: withProfiler, measurement: m,
                                                  loadNanoseconds: loadNanoseconds, ceilings: ceilings)

@@ -211,9 +211,11 @@ final class HugePageBuffer {
         let alignment = 2 << 20
         self.bytes = (bytes + alignment - 1) / alignment * alignment
         var raw: UnsafeMutableRawPointer?
-        precondition(posix_memalign(&raw, alignment, self.bytes) == 0, "cannot allocate \(self.bytes) bytes")
+        // Not inside `precondition`: -Ounchecked builds do not evaluate its condition.
+        let rc = posix_memalign(&raw, alignment, self.bytes)
+        guard rc == 0, let raw else { fatalError("cannot allocate \(self.bytes) bytes for the bandwidth test") }
         _ = madvise(raw, self.bytes, MADV_HUGEPAGE)
-        floats = raw!.bindMemory(to: Float.self, capacity: self.bytes / 4)
+        floats = raw.bindMemory(to: Float.self, capacity: self.bytes / 4)
         floats.initialize(repeating: 1, count: self.bytes / 4)
     }
 
