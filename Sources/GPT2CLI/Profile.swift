@@ -59,6 +59,9 @@ struct Profile: ParsableCommand {
         var out = notes.joined(separator: "\n") + "\n"
         for s in summaries {
             out += "\n## \(s.headline)\n\n\(s.opTable())\n\n### \(s.phase.rawValue): ms per layer and op\n\n\(s.layerTable())\n"
+            if let threads = s.threadTable() {
+                out += "\n### \(s.phase.rawValue): ms each thread spent inside parallel regions\n\n\(threads)\n"
+            }
         }
         print(out, terminator: "")
         if let trace {

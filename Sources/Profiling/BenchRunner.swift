@@ -273,7 +273,11 @@ public struct BenchPlan: Sendable {
                 // time: this machine's speed drifts from minute to minute.
                 for test in tests {
                     for withProfiler in profiler {
-                        let observer = withProfiler ? OpProfiler(model: model, session: session, expectedEvents: 1 << 16) : nil
+                        // Room for every event of the warm-up and the repetitions, so that recording
+                        // never reallocates inside a timed run.
+                        let chunks = (test.promptTokens + 255) / 256 + test.generatedTokens + 1
+                        let events = (repetitions + 1) * chunks * (model.config.nLayer * 7 + 4)
+                        let observer = withProfiler ? OpProfiler(model: model, session: session, expectedEvents: events) : nil
                         session.observer = observer
                         session.pool.regionRecorder = withProfiler ? RegionRecorder(threadCount: t, capacity: 1 << 16) : nil
                         defer { session.observer = nil; session.pool.regionRecorder = nil }

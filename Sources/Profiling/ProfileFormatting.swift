@@ -26,6 +26,21 @@ extension PhaseSummary {
         return lines.joined(separator: "\n")
     }
 
+    /// Table (c), when threads were recorded: each thread's milliseconds inside each op's parallel
+    /// regions, and the share of thread-time that was busy.
+    public func threadTable() -> String? {
+        let ops = rows.filter { !$0.threadBusyMilliseconds.isEmpty }
+        guard let threads = ops.first?.threadBusyMilliseconds.count else { return nil }
+        var lines = ["| op | total ms | " + (0..<threads).map { "thread \($0) ms" }.joined(separator: " | ") + " | threads busy |",
+                     "|---|" + String(repeating: "---:|", count: threads + 2)]
+        for r in ops {
+            lines.append("| \(r.name) | " + String(format: "%.3f", r.totalMilliseconds) + " | "
+                + r.threadBusyMilliseconds.map { String(format: "%.3f", $0) }.joined(separator: " | ")
+                + " | " + (r.threadsBusyPercent.map { String(format: "%.0f%%", $0) } ?? "") + " |")
+        }
+        return lines.joined(separator: "\n")
+    }
+
     /// Table (b): milliseconds of each block op in each layer.
     public func layerTable() -> String {
         var lines = ["| layer | " + layerOps.joined(separator: " | ") + " | total |",

@@ -19,6 +19,16 @@ public struct OpRow: Sendable, Equatable {
     public var rooflinePercent: Double?
     /// "compute" or "memory": which ceiling binds; "" when unknown.
     public var bound: String
+    /// Milliseconds each pool thread spent inside this op's parallel regions (empty when threads
+    /// were not recorded).
+    public var threadBusyMilliseconds: [Double] = []
+
+    /// Share of thread-time inside parallel regions: Σ busy ÷ (threads × total), percent. Below
+    /// 100%: time some threads waited (imbalance, barriers) or ran no region at all.
+    public var threadsBusyPercent: Double? {
+        guard !threadBusyMilliseconds.isEmpty, totalNanoseconds > 0 else { return nil }
+        return threadBusyMilliseconds.reduce(0, +) / (Double(threadBusyMilliseconds.count) * totalMilliseconds) * 100
+    }
 
     public var totalMilliseconds: Double { Double(totalNanoseconds) / 1e6 }
 }
@@ -79,6 +89,17 @@ public struct PhaseSummary: Sendable {
                          percentOfStep: Double(t.ns) / stepNs * 100,
                          gflops: t.cost.flops / seconds / 1e9, gbs: t.cost.bytes / seconds / 1e9,
                          rooflinePercent: roofline, bound: bound)
+        }
+        if !recording.threadSpans.isEmpty {
+            var busy: [String: [Double]] = [:]
+            let sorted = recording.events.sorted { $0.start < $1.start }
+            for span in recording.threadSpans {
+                guard let e = ProfileRecording.enclosing(span, in: sorted), e.phase == phase else { continue }
+                busy[e.name, default: [Double](repeating: 0, count: recording.threadCount)][span.thread] += Double(span.end - span.start) / 1e6
+            }
+            for i in rows.indices {
+                rows[i].threadBusyMilliseconds = busy[rows[i].name] ?? [Double](repeating: 0, count: recording.threadCount)
+            }
         }
         rows.sort { $0.totalNanoseconds != $1.totalNanoseconds ? $0.totalNanoseconds > $1.totalNanoseconds : $0.name < $1.name }
         let uncovered = UInt64(max(uncoveredNanoseconds, 0))

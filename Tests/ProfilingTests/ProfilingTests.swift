@@ -80,6 +80,24 @@ let tinyModel: GPT2Model = {
         #expect(unCalibrated.rows[0].rooflinePercent == nil && unCalibrated.opTable().contains("no calibration"))
     }
 
+    @Test func threadBusyTimeIsAttributedToTheEnclosingOp() throws {
+        var recording = syntheticRecording()
+        let ms: UInt64 = 1_000_000, t0 = 100 * ms  // first decode step; qkv runs 0–3 ms, lm_head 4–9 ms
+        recording.threadSpans = [
+            ThreadSpan(thread: 0, start: t0 + 0 * ms, end: t0 + 3 * ms), ThreadSpan(thread: 1, start: t0 + 1 * ms, end: t0 + 2 * ms),
+            ThreadSpan(thread: 0, start: t0 + 4 * ms, end: t0 + 9 * ms), ThreadSpan(thread: 1, start: t0 + 4 * ms, end: t0 + 9 * ms),
+            ThreadSpan(thread: 1, start: 10 * ms, end: 20 * ms),  // inside the prefill step, in no op
+        ]
+        let s = PhaseSummary(recording: recording, phase: .decode, ceilings: nil)
+        let qkv = try #require(s.rows.first { $0.name == "qkv" })
+        #expect(qkv.threadBusyMilliseconds == [3, 1])
+        #expect(abs(qkv.threadsBusyPercent! - 4.0 / 12 * 100) < 1e-9)  // 4 of 2 × 6 thread-ms
+        let head = try #require(s.rows.first { $0.name == "lm_head" })
+        #expect(head.threadBusyMilliseconds == [5, 5] && abs(head.threadsBusyPercent! - 50) < 1e-9)  // one of its two calls
+        #expect(s.threadTable()!.contains("| qkv | 6.000 | 3.000 | 1.000 | 33% |"))
+        #expect(PhaseSummary(recording: syntheticRecording(), phase: .decode, ceilings: nil).threadTable() == nil)
+    }
+
     @Test func costModelCountsMatmulFlopsAndWeightBytes() {
         let w = tinyModel.weights.blocks[0].fc
         let cost = OpCost.of(.mlpUp, layer: 0, tokens: 3, position: 0, model: tinyModel)
