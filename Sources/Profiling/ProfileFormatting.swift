@@ -156,6 +156,17 @@ public func profileReportHTML(title: String, summaries: [PhaseSummary], notes: [
             html += "<tr><td>\(l)</td>" + row.map { String(format: "<td>%.3f</td>", $0) }.joined() + "</tr>\n"
         }
         html += "</table>\n"
+        let threaded = s.rows.filter { !$0.threadBusyMilliseconds.isEmpty }
+        if let threads = threaded.first?.threadBusyMilliseconds.count {
+            html += "<h3>Threads busy inside each op's parallel regions (% of thread-time)</h3>\n"
+            html += barChart(threaded.map { ($0.name, $0.threadsBusyPercent ?? 0) }, unit: "%", color: "#8a6bb0")
+            html += "<table><tr><th>op</th><th>total ms</th>" + (0..<threads).map { "<th>thread \($0) ms</th>" }.joined() + "</tr>\n"
+            for r in threaded {
+                html += "<tr><td>\(xmlEscaped(r.name))</td>" + String(format: "<td>%.3f</td>", r.totalMilliseconds)
+                    + r.threadBusyMilliseconds.map { String(format: "<td>%.3f</td>", $0) }.joined() + "</tr>\n"
+            }
+            html += "</table>\n"
+        }
     }
     return html + "</body></html>\n"
 }

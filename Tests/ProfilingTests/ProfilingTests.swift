@@ -148,11 +148,11 @@ let tinyModel: GPT2Model = {
     }
 
     @Test func htmlReportIsWellFormedAndNamesEveryOp() throws {
-        let recording = try ProfileRunner.run(model: tinyModel, options: ProfileOptions(promptTokens: 8, generatedTokens: 2, threads: 1))
+        let recording = try ProfileRunner.run(model: tinyModel, options: ProfileOptions(promptTokens: 8, generatedTokens: 2, threads: 2, recordThreads: true))
         let summaries = Phase.allCases.map { PhaseSummary(recording: recording, phase: $0, ceilings: nil) }
         let html = profileReportHTML(title: "t <&> \"x\"", summaries: summaries, notes: ["a & b"])
         for name in Op.allCases.map(\.rawValue) + [samplingOpName] { #expect(html.contains(">\(name)<")) }
-        #expect(html.contains("<svg") && !html.contains("<script"))
+        #expect(html.contains("<svg") && !html.contains("<script") && html.contains("<th>thread 1 ms</th>"))
         #if canImport(FoundationXML)
         let document = try XMLDocument(xmlString: html.replacingOccurrences(of: "<!DOCTYPE html>", with: ""), options: [])
         #expect(document.rootElement()?.name == "html")
@@ -180,10 +180,15 @@ let tinyModel: GPT2Model = {
         let timed = m.samplesNanoseconds.reduce(0) { $0 + Double($1) }
         #expect(m.samplesNanoseconds.count == 3 && m.tokenLatenciesNanoseconds.count == 72)
         #expect(timed <= wall)
-        #expect(timed >= 0.4 * wall * 3 / 4, "timed \(timed) ns of \(wall) ns wall")
+        // Expected ~3/4 (three timed runs of four); generous, as other processes share the CPUs.
+        #expect(timed >= 0.25 * wall, "timed \(timed) ns of \(wall) ns wall")
         let record = BenchRecord(model: tinyModel, modelPath: "tiny", test: .generation(24), threads: 1, numa: "off",
                                  profiler: false, measurement: m, loadNanoseconds: 0, ceilings: nil)
-        #expect(abs(record.avgTs - 24 / (mean(m.samplesNanoseconds.map { Double($0) }) / 1e9)) / record.avgTs < 0.1)
+        // The record's figures are those samples: avg_ns their mean, avg_ts the mean of 24 ÷ each.
+        let samples = m.samplesNanoseconds.map { Double($0) }
+        #expect(record.avgNs == mean(samples) && record.samplesNs == m.samplesNanoseconds)
+        #expect(abs(record.avgTs - mean(samples.map { 24 / ($0 / 1e9) })) <= 1e-9 * record.avgTs)
+        #expect(abs(Double(m.tokenLatenciesNanoseconds.reduce(0, +)) - timed) < 1)  // tg: the tokens are all of it
     }
 
     @Test func contextAndRepetitionErrors() throws {
