@@ -23,6 +23,28 @@ let targetCPU = ProcessInfo.processInfo.environment["GPT2_TARGET_CPU"] ?? "nativ
 let cpuFlags: [SwiftSetting] =
     targetCPU == "generic" ? [] : [.unsafeFlags(["-Xcc", "-march=\(targetCPU)"])]
 
+/// Int8 kernels: `GPT2_VNNI` selects the AVX-512 VNNI (`vpdpbusd`) code in Kernels/Quantized.
+/// The intrinsics crash swiftc unless the target CPU has the feature, so the condition follows
+/// the target: for "native" the build machine's /proc/cpuinfo flags (`avx512_vnni`, plus
+/// `avx512bw`/`avx512vl` that the kernels also use), else a list of CPUs known to have it.
+/// `GPT2_VNNI=0` forces the portable Swift path (to compare or test it), `GPT2_VNNI=1` forces VNNI.
+func targetHasVNNI(_ cpu: String) -> Bool {
+    if let forced = ProcessInfo.processInfo.environment["GPT2_VNNI"] { return forced == "1" }
+    switch cpu {
+    case "native":
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+        let flags = Set(flagsLine.split(separator: " ").map(String.init))
+        return flags.isSuperset(of: ["avx512_vnni", "avx512bw", "avx512vl"])
+    case "znver4", "znver5", "icelake-server", "icelake-client", "tigerlake", "cooperlake", "cascadelake",
+         "sapphirerapids", "emeraldrapids", "graniterapids", "graniterapids-d", "rocketlake":
+        return true
+    default:  // includes x86-64-v4: AVX-512 without VNNI
+        return false
+    }
+}
+let int8Flags: [SwiftSetting] = targetHasVNNI(targetCPU) ? [.define("GPT2_VNNI")] : []
+
 /// Hot numeric code is optimised even in debug builds, so that `swift test` runs the same
 /// kernels at a usable speed; release builds drop the remaining bounds/exclusivity checks.
 let hotCodeFlags: [SwiftSetting] = cpuFlags + [
@@ -47,7 +69,7 @@ let package = Package(
             providers: [.apt(["libnuma-dev"])]
         ),
         .target(name: "Runtime", dependencies: ["CNuma"], swiftSettings: hotCodeFlags),
-        .target(name: "Kernels", dependencies: ["Runtime"], swiftSettings: hotCodeFlags),
+        .target(name: "Kernels", dependencies: ["Runtime"], swiftSettings: hotCodeFlags + int8Flags),
         .target(name: "ModelIO", dependencies: ["Runtime"], swiftSettings: hotCodeFlags),
         .target(
             name: "Tokenizer",
