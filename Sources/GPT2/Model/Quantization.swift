@@ -15,27 +15,30 @@ extension GPT2Weights {
     public func quantized(to type: WeightQuantization) -> GPT2Weights {
         var buffers: [AnyObject] = []
         var bytes = parameterBytes
+        /// Quantises N rows of K floats; `row(n, temporary)` returns row n (or fills and returns
+        /// `temporary`, K floats, for layouts that store it strided).
+        func quantizeRows(K: Int, N: Int, _ row: (Int, UnsafeMutablePointer<Float>) -> UnsafePointer<Float>) -> LinearWeight {
+            let buffer = HugePageBuffer(byteCount: N * Q8_0.byteCount(K))
+            buffers.append(buffer)
+            bytes += buffer.byteCount
+            let temporary = UnsafeMutablePointer<Float>.allocate(capacity: K)
+            defer { temporary.deallocate() }
+            for n in 0..<N { Q8_0.quantize(row(n, temporary), into: buffer.pointer + n * Q8_0.byteCount(K), count: K) }
+            return .q8_0(UnsafeRawPointer(buffer.pointer), K: K, N: N)
+        }
         func convert(_ weight: LinearWeight) -> LinearWeight {
             switch weight {
-            case .q8_0: return weight
-            case let .inputMajor(_, K, N), let .outputMajor(_, K, N):
+            case .q8_0:
+                return weight
+            case let .inputMajor(w, K, N):  // [K, N]: gather column n as the row of output n
                 guard K % Q8_0.blockSize == 0 else { return weight }
-                let buffer = HugePageBuffer(byteCount: N * Q8_0.byteCount(K))
-                buffers.append(buffer)
-                let column = UnsafeMutablePointer<Float>.allocate(capacity: K)
-                defer { column.deallocate() }
-                for n in 0..<N {
-                    let row: UnsafePointer<Float>
-                    if case let .inputMajor(w, _, _) = weight {
-                        for k in 0..<K { column[k] = w[k * N + n] }  // [K, N] → one row of K per output
-                        row = UnsafePointer(column)
-                    } else if case let .outputMajor(w, _, _) = weight {
-                        row = w + n * K
-                    } else { preconditionFailure() }
-                    Q8_0.quantize(row, into: buffer.pointer + n * Q8_0.byteCount(K), count: K)
+                return quantizeRows(K: K, N: N) { n, column in
+                    for k in 0..<K { column[k] = w[k * N + n] }
+                    return UnsafePointer(column)
                 }
-                bytes += buffer.byteCount
-                return .q8_0(UnsafeRawPointer(buffer.pointer), K: K, N: N)
+            case let .outputMajor(w, K, N):  // [N, K]: rows in place
+                guard K % Q8_0.blockSize == 0 else { return weight }
+                return quantizeRows(K: K, N: N) { n, _ in w + n * K }
             }
         }
         let blocks = self.blocks.map { b in
@@ -72,7 +75,9 @@ final class HugePageBuffer: @unchecked Sendable {
         self.byteCount = byteCount
         let rounded = max(huge, (byteCount + huge - 1) / huge * huge)
         var raw: UnsafeMutableRawPointer?
-        precondition(posix_memalign(&raw, huge, rounded) == 0, "out of memory")
+        // Not inside `precondition(...)`: -Ounchecked (release) drops the whole expression.
+        let status = posix_memalign(&raw, huge, rounded)
+        if status != 0 { fatalError("out of memory: \(byteCount) bytes of Q8_0 weights") }
         pointer = raw!
         _ = madvise(pointer, rounded, MADV_HUGEPAGE)
     }

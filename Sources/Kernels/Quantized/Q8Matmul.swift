@@ -32,6 +32,15 @@ enum Q8Path: CaseIterable, Sendable {
     }
 }
 
+/// The int8 implementation `q8Matmul` uses in this build, for reports.
+public var q8KernelDescription: String {
+    #if GPT2_VNNI
+    return "AVX-512 VNNI (vpdpbusd)"
+    #else
+    return "portable Swift (GPT2_VNNI not defined: the build target has no AVX-512 VNNI)"
+    #endif
+}
+
 /// Scratch memory for the quantised activations of one session (one per `GPT2Session`: two
 /// sessions may run at once). It grows to the largest request it has seen; size it at creation
 /// (`reserve`) and the hot path never allocates.
