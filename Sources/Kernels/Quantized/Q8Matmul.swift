@@ -55,7 +55,7 @@ public final class Q8Scratch: @unchecked Sendable {
 
     /// Scratch bytes a call with M rows of K inputs needs (every path's layout fits).
     public static func bytes(M: Int, K: Int) -> Int {
-        let rows = (M + 15) / 16 * 16            // the VNNI GEMM pads rows to 16 lanes
+        let rows = (M + 31) / 32 * 32            // the VNNI GEMM pads rows to 2 groups of 16 lanes
         return rows * K * 2 + rows * (K / 32) * 4 + 256  // Int16 quants + fp32 scales + alignment
     }
 
