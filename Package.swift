@@ -27,7 +27,8 @@ let cpuFlags: [SwiftSetting] =
 /// The intrinsics crash swiftc unless the target CPU has the feature, so the condition follows
 /// the target: for "native" the build machine's /proc/cpuinfo flags (`avx512_vnni`, plus
 /// `avx512bw`/`avx512vl` that the kernels also use), else a list of CPUs known to have it.
-/// `GPT2_VNNI=0` forces the portable Swift path (to compare or test it), `GPT2_VNNI=1` forces VNNI.
+/// `GPT2_VNNI=0` leaves VNNI out (to compare or test the others), `GPT2_VNNI=1` forces it. The
+/// portable Swift path is always compiled and tested.
 func targetHasVNNI(_ cpu: String) -> Bool {
     if let forced = ProcessInfo.processInfo.environment["GPT2_VNNI"] { return forced == "1" }
     switch cpu {
@@ -43,7 +44,25 @@ func targetHasVNNI(_ cpu: String) -> Bool {
         return false
     }
 }
-let int8Flags: [SwiftSetting] = targetHasVNNI(targetCPU) ? [.define("GPT2_VNNI")] : []
+/// `GPT2_AVX2`: the AVX2 int8 kernels (implied by VNNI). `GPT2_AVX2=0|1` overrides.
+func targetHasAVX2(_ cpu: String) -> Bool {
+    if let forced = ProcessInfo.processInfo.environment["GPT2_AVX2"] { return forced == "1" }
+    if targetHasVNNI(cpu) { return true }
+    switch cpu {
+    case "native":
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+        let flags = Set(flagsLine.split(separator: " ").map(String.init))
+        return flags.isSuperset(of: ["avx2", "fma", "f16c"])
+    case "haswell", "broadwell", "skylake", "skylake-avx512", "alderlake", "raptorlake", "meteorlake",
+         "znver1", "znver2", "znver3", "x86-64-v3", "x86-64-v4":
+        return true
+    default:
+        return false
+    }
+}
+let int8Flags: [SwiftSetting] = (targetHasVNNI(targetCPU) ? [.define("GPT2_VNNI")] : [])
+    + (targetHasAVX2(targetCPU) ? [.define("GPT2_AVX2")] : [])
 
 /// Hot numeric code is optimised even in debug builds, so that `swift test` runs the same
 /// kernels at a usable speed; release builds drop the remaining bounds/exclusivity checks.

@@ -10,22 +10,27 @@ import Runtime
 //    in block order. Every path computes that same formula, so they agree bit for bit whenever
 //    the integer part does (the tests check it).
 //
-// Two implementations, chosen at build time (Package.swift defines GPT2_VNNI when the target
-// CPU has AVX-512 VNNI):
+// Three implementations, chosen at build time (Package.swift defines GPT2_VNNI / GPT2_AVX2 from
+// the target CPU):
 //   - portable (this file): plain Swift; LLVM vectorises the int16 × int8 block dot with
 //     (v)pmaddwd. Activations are kept as Int16 so that only the weights need widening.
-//   - VNNI (Q8MatmulVNNI.swift): `vpdpbusd`.
+//   - AVX2 (Q8MatmulVNNI.swift): llama.cpp's AVX2 block dot (`vpsignb`, `vpmaddubsw`).
+//   - AVX-512 VNNI (Q8MatmulVNNI.swift): `vpdpbusd`; a GEMV for M = 1, a register-blocked GEMM
+//     for M > 1.
 // The portable path is always compiled, so it can be tested on every machine.
 
 /// Which implementation of the int8 kernels runs.
 enum Q8Path: CaseIterable, Sendable {
     case portable
+    case avx2
     case vnni
 
     /// The implementations compiled into this build, fastest first.
     static var available: [Q8Path] {
         #if GPT2_VNNI
-        return [.vnni, .portable]
+        return [.vnni, .avx2, .portable]
+        #elseif GPT2_AVX2
+        return [.avx2, .portable]
         #else
         return [.portable]
         #endif
@@ -36,8 +41,10 @@ enum Q8Path: CaseIterable, Sendable {
 public var q8KernelDescription: String {
     #if GPT2_VNNI
     return "AVX-512 VNNI (vpdpbusd)"
+    #elseif GPT2_AVX2
+    return "AVX2 (vpmaddubsw; the build target has no AVX-512 VNNI)"
     #else
-    return "portable Swift (GPT2_VNNI not defined: the build target has no AVX-512 VNNI)"
+    return "portable Swift (the build target has neither AVX2 nor AVX-512 VNNI)"
     #endif
 }
 
@@ -124,10 +131,16 @@ func q8Matmul(
     switch path {
     case .portable:
         q8MatmulPortable(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, scratch: scratch, pool: pool)
+    case .avx2:
+        #if GPT2_AVX2
+        q8RowsX86(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, scratch: scratch, pool: pool, vnni: false)
+        #else
+        preconditionFailure("this build has no AVX2 kernels (GPT2_AVX2 is not defined)")
+        #endif
     case .vnni:
         #if GPT2_VNNI
         if M == 1 {
-            q8GemvVNNI(y, x, w, bias: bias, K: K, N: N, epilogue: epilogue, scratch: scratch, pool: pool)
+            q8RowsX86(y, x, w, bias: bias, M: 1, K: K, N: N, epilogue: epilogue, scratch: scratch, pool: pool, vnni: true)
         } else {
             q8GemmVNNI(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, scratch: scratch, pool: pool)
         }

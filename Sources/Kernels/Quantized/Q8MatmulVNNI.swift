@@ -1,4 +1,5 @@
-// The AVX-512 VNNI path of `q8Matmul` (see Q8Matmul.swift for the formula and the portable path).
+// The x86 paths of `q8Matmul` (see Q8Matmul.swift for the formula and the portable path):
+// AVX2 (`vpmaddubsw`) and AVX-512 VNNI (`vpdpbusd`).
 //
 // `vpdpbusd` multiplies *unsigned* bytes by *signed* bytes, four at a time into each int32 lane.
 // Q8_0 weights and activations are both signed; two standard ways round it, one per kernel:
@@ -8,64 +9,81 @@
 //     computed once per tile of weight rows and amortised over every activation row.
 //
 // The intrinsics only exist when the target CPU has the features (swiftc crashes otherwise), so
-// this file compiles only when Package.swift defines GPT2_VNNI. `_mm256_dpbusd_epi32` is a C
+// its parts compile only when Package.swift defines GPT2_AVX2 / GPT2_VNNI (VNNI implies AVX2). `_mm256_dpbusd_epi32` is a C
 // macro that Swift cannot import; the masked `_mm256_maskz_dpbusd_epi32` is a function, and with
 // an all-ones mask LLVM emits the plain instruction.
-#if GPT2_VNNI
+#if GPT2_AVX2
 import _Builtin_intrinsics.intel
 import Runtime
 
-// MARK: - GEMV: M = 1, the decode step
+// MARK: - Row kernels: the VNNI GEMV (M = 1) and the whole AVX2 path
 
-/// y[N] = epilogue(x[K] · Wᵀ + bias). Threads split the rows; each reads 4 rows at a time, block
-/// by block, so the weights stream once in their stored order.
-func q8GemvVNNI(
+/// y[M,N] = epilogue(x[M,K] · Wᵀ + bias), one activation row at a time against 4 weight rows
+/// (kept in L1 across all M rows), with the sign trick on ymm. Threads split the weight rows.
+/// `vnni` picks the block dot: `vpdpbusd`, or AVX2's `vpmaddubsw` + `vpmaddwd` (llama.cpp's
+/// AVX2 path: |x| · |w| ≤ 127 · 127, so the int16 pair sums never saturate).
+/// The VNNI build uses it for M = 1 (decode); the AVX2 build for every M, so there a token decoded
+/// alone gets bit-identical results to the same token inside a prefill.
+func q8RowsX86(
     _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafeRawPointer,
-    bias: UnsafePointer<Float>?, K: Int, N: Int,
-    epilogue: MatmulEpilogue, scratch: Q8Scratch, pool: ThreadPool
+    bias: UnsafePointer<Float>?, M: Int, K: Int, N: Int,
+    epilogue: MatmulEpilogue, scratch: Q8Scratch, pool: ThreadPool, vnni: Bool
 ) {
     let blocks = K / 32, rowBytes = blocks * Q8_0.blockBytes
-    let xq = scratch.base.bindMemory(to: Int8.self, capacity: K)
-    let xd = (scratch.base + (K + 63) / 64 * 64).bindMemory(to: Float.self, capacity: blocks)
-    quantizeActivationRow(x, xq, xd, K: K)
+    let xq = scratch.base.bindMemory(to: Int8.self, capacity: M * K)  // rows of K: 32-byte aligned
+    let xd = (scratch.base + (M * K + 63) / 64 * 64).bindMemory(to: Float.self, capacity: M * blocks)
+    if M >= 8 {
+        pool.parallelFor(M, granularity: 4) { rows in
+            for m in rows { quantizeActivationRow(x + m * K, xq + m * K, xd + m * blocks, K: K) }
+        }
+    } else {
+        for m in 0..<M { quantizeActivationRow(x + m * K, xq + m * K, xd + m * blocks, K: K) }
+    }
     pool.parallelFor(N, granularity: 4) { rows in
         var n = rows.lowerBound
         while n + 4 <= rows.upperBound {
-            let s = gemv4(xq, xd, w + n * rowBytes, rowBytes: rowBytes, blocks: blocks)
-            finishScalar(s.0, y + n, bias.map { $0 + n }, epilogue)
-            finishScalar(s.1, y + n + 1, bias.map { $0 + n + 1 }, epilogue)
-            finishScalar(s.2, y + n + 2, bias.map { $0 + n + 2 }, epilogue)
-            finishScalar(s.3, y + n + 3, bias.map { $0 + n + 3 }, epilogue)
+            for m in 0..<M {
+                let s = rowDot4(xq + m * K, xd + m * blocks, w + n * rowBytes, rowBytes: rowBytes, blocks: blocks, vnni: vnni)
+                let ym = y + m * N + n
+                finishScalar(s.0, ym, bias.map { $0 + n }, epilogue)
+                finishScalar(s.1, ym + 1, bias.map { $0 + n + 1 }, epilogue)
+                finishScalar(s.2, ym + 2, bias.map { $0 + n + 2 }, epilogue)
+                finishScalar(s.3, ym + 3, bias.map { $0 + n + 3 }, epilogue)
+            }
             n += 4
         }
-        while n < rows.upperBound {
-            // A ragged row: the portable formula on the Int8 activations.
-            var s: Float = 0
+        while n < rows.upperBound {  // ragged rows: the portable formula on Int8 activations
             let row = w + n * rowBytes
-            for b in 0..<blocks {
-                let q = (row + b * Q8_0.blockBytes + 2).assumingMemoryBound(to: Int8.self)
-                var dot: Int32 = 0
-                for i in 0..<32 { dot &+= Int32(xq[b * 32 + i]) &* Int32(q[i]) }
-                s = s.addingProduct(Float(dot), xd[b] * q8Scale(row + b * Q8_0.blockBytes))
+            for m in 0..<M {
+                var s: Float = 0
+                for b in 0..<blocks {
+                    let q = (row + b * Q8_0.blockBytes + 2).assumingMemoryBound(to: Int8.self)
+                    var dot: Int32 = 0
+                    for i in 0..<32 { dot &+= Int32(xq[m * K + b * 32 + i]) &* Int32(q[i]) }
+                    s = s.addingProduct(Float(dot), xd[m * blocks + b] * q8Scale(row + b * Q8_0.blockBytes))
+                }
+                finishScalar(s, y + m * N + n, bias.map { $0 + n }, epilogue)
             }
-            finishScalar(s, y + n, bias.map { $0 + n }, epilogue)
             n += 1
         }
     }
 }
 
-/// Σ_k x·w of one 32-block as 8 int32 lanes: |x| (unsigned) × w·sign(x) (signed).
+/// Σ_k x·w of one 32-block as 8 int32 lanes (as fp32): |x| (unsigned) × w·sign(x) (signed).
 @inline(__always)
-func blockDot8(_ absX: SIMD4<Int64>, _ x: SIMD4<Int64>, _ w: UnsafeRawPointer) -> SIMD8<Float> {
+func blockDot8(_ absX: SIMD4<Int64>, _ x: SIMD4<Int64>, _ w: UnsafeRawPointer, vnni: Bool) -> SIMD8<Float> {
     let signed = _mm256_sign_epi8(w.loadUnaligned(as: SIMD4<Int64>.self), x)
-    return _mm256_cvtepi32_ps(_mm256_maskz_dpbusd_epi32(0xFF, _mm256_setzero_si256(), absX, signed))
+    #if GPT2_VNNI
+    if vnni { return _mm256_cvtepi32_ps(_mm256_maskz_dpbusd_epi32(0xFF, _mm256_setzero_si256(), absX, signed)) }
+    #endif
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(absX, signed), _mm256_set1_epi16(1)))
 }
 
-/// Dots of the activation row with 4 weight rows. Per block and row: one load, `vpsignb`,
-/// `vpdpbusd`, a conversion and an FMA with the broadcast scale d_x·d_w into 8 fp32 lanes.
+/// Dots of one activation row with 4 weight rows. Per block and row: one load, `vpsignb`, the
+/// block dot, a conversion and an FMA with the broadcast scale d_x·d_w into 8 fp32 lanes.
 @inline(__always)
-func gemv4(
-    _ xq: UnsafePointer<Int8>, _ xd: UnsafePointer<Float>, _ w: UnsafeRawPointer, rowBytes: Int, blocks: Int
+func rowDot4(
+    _ xq: UnsafePointer<Int8>, _ xd: UnsafePointer<Float>, _ w: UnsafeRawPointer, rowBytes: Int, blocks: Int, vnni: Bool
 ) -> (Float, Float, Float, Float) {
     var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
     let w0 = w, w1 = w + rowBytes, w2 = w + 2 * rowBytes, w3 = w + 3 * rowBytes
@@ -73,14 +91,16 @@ func gemv4(
         let x = UnsafeRawPointer(xq + b * 32).load(as: SIMD4<Int64>.self)  // 32-byte aligned
         let absX = _mm256_abs_epi8(x)
         let dx = xd[b], o = b * Q8_0.blockBytes
-        a0 = a0.addingProduct(blockDot8(absX, x, w0 + o + 2), SIMD8(repeating: dx * q8Scale(w0 + o)))
-        a1 = a1.addingProduct(blockDot8(absX, x, w1 + o + 2), SIMD8(repeating: dx * q8Scale(w1 + o)))
-        a2 = a2.addingProduct(blockDot8(absX, x, w2 + o + 2), SIMD8(repeating: dx * q8Scale(w2 + o)))
-        a3 = a3.addingProduct(blockDot8(absX, x, w3 + o + 2), SIMD8(repeating: dx * q8Scale(w3 + o)))
+        a0 = a0.addingProduct(blockDot8(absX, x, w0 + o + 2, vnni: vnni), SIMD8(repeating: dx * q8Scale(w0 + o)))
+        a1 = a1.addingProduct(blockDot8(absX, x, w1 + o + 2, vnni: vnni), SIMD8(repeating: dx * q8Scale(w1 + o)))
+        a2 = a2.addingProduct(blockDot8(absX, x, w2 + o + 2, vnni: vnni), SIMD8(repeating: dx * q8Scale(w2 + o)))
+        a3 = a3.addingProduct(blockDot8(absX, x, w3 + o + 2, vnni: vnni), SIMD8(repeating: dx * q8Scale(w3 + o)))
     }
     return (a0.sum(), a1.sum(), a2.sum(), a3.sum())
 }
+#endif
 
+#if GPT2_VNNI
 // MARK: - GEMM: M > 1, prefill
 
 /// Activation rows per zmm (one int32 lane each) and groups per micro-kernel.
