@@ -69,34 +69,42 @@ func q8RowsX86(
     }
 }
 
-/// Σ_k x·w of one 32-block as 8 int32 lanes (as fp32): |x| (unsigned) × w·sign(x) (signed).
+/// Σ_k x·w of one 32-block as 8 int32 partial sums: |x| (unsigned) × w·sign(x) (signed).
 @inline(__always)
-func blockDot8(_ absX: SIMD4<Int64>, _ x: SIMD4<Int64>, _ w: UnsafeRawPointer, vnni: Bool) -> SIMD8<Float> {
+func blockDot8(_ absX: SIMD4<Int64>, _ x: SIMD4<Int64>, _ w: UnsafeRawPointer, vnni: Bool) -> SIMD4<Int64> {
     let signed = _mm256_sign_epi8(w.loadUnaligned(as: SIMD4<Int64>.self), x)
     #if GPT2_VNNI
-    if vnni { return _mm256_cvtepi32_ps(_mm256_maskz_dpbusd_epi32(0xFF, _mm256_setzero_si256(), absX, signed)) }
+    if vnni { return _mm256_maskz_dpbusd_epi32(0xFF, _mm256_setzero_si256(), absX, signed) }
     #endif
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(absX, signed), _mm256_set1_epi16(1)))
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(absX, signed), _mm256_set1_epi16(1))
 }
 
-/// Dots of one activation row with 4 weight rows. Per block and row: one load, `vpsignb`, the
-/// block dot, a conversion and an FMA with the broadcast scale d_x·d_w into 8 fp32 lanes.
+/// The fp16 scale bits at the start of a Q8_0 block.
+@inline(__always)
+func scaleBits(_ block: UnsafeRawPointer) -> Int16 { block.loadUnaligned(as: Int16.self) }
+
+/// Dots of one activation row with 4 weight rows. Per block: the 4 block dots (load, `vpsignb`,
+/// dot), folded into one register of [row 0…3 | row 0…3] partial sums by 3 `vphaddd`; the 4
+/// fp16 scales converted at once (`vcvtph2ps`) and times d_x; one conversion and one FMA.
+/// (One block dot, conversion and FMA per row cost 40% more instructions: the first version.)
 @inline(__always)
 func rowDot4(
     _ xq: UnsafePointer<Int8>, _ xd: UnsafePointer<Float>, _ w: UnsafeRawPointer, rowBytes: Int, blocks: Int, vnni: Bool
 ) -> (Float, Float, Float, Float) {
-    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+    var acc = SIMD8<Float>()
     let w0 = w, w1 = w + rowBytes, w2 = w + 2 * rowBytes, w3 = w + 3 * rowBytes
     for b in 0..<blocks {
         let x = UnsafeRawPointer(xq + b * 32).load(as: SIMD4<Int64>.self)  // 32-byte aligned
         let absX = _mm256_abs_epi8(x)
-        let dx = xd[b], o = b * Q8_0.blockBytes
-        a0 = a0.addingProduct(blockDot8(absX, x, w0 + o + 2, vnni: vnni), SIMD8(repeating: dx * q8Scale(w0 + o)))
-        a1 = a1.addingProduct(blockDot8(absX, x, w1 + o + 2, vnni: vnni), SIMD8(repeating: dx * q8Scale(w1 + o)))
-        a2 = a2.addingProduct(blockDot8(absX, x, w2 + o + 2, vnni: vnni), SIMD8(repeating: dx * q8Scale(w2 + o)))
-        a3 = a3.addingProduct(blockDot8(absX, x, w3 + o + 2, vnni: vnni), SIMD8(repeating: dx * q8Scale(w3 + o)))
+        let o = b * Q8_0.blockBytes
+        let d0 = blockDot8(absX, x, w0 + o + 2, vnni: vnni), d1 = blockDot8(absX, x, w1 + o + 2, vnni: vnni)
+        let d2 = blockDot8(absX, x, w2 + o + 2, vnni: vnni), d3 = blockDot8(absX, x, w3 + o + 2, vnni: vnni)
+        let sums = _mm256_hadd_epi32(_mm256_hadd_epi32(d0, d1), _mm256_hadd_epi32(d2, d3))
+        let halfs = _mm_setr_epi16(scaleBits(w0 + o), scaleBits(w1 + o), scaleBits(w2 + o), scaleBits(w3 + o), 0, 0, 0, 0)
+        let scales = _mm_cvtph_ps(halfs) * SIMD4(repeating: xd[b])
+        acc = acc.addingProduct(_mm256_cvtepi32_ps(sums), _mm256_set_m128(scales, scales))
     }
-    return (a0.sum(), a1.sum(), a2.sum(), a3.sum())
+    return (acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7])
 }
 #endif
 
