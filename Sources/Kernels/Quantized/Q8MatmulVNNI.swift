@@ -39,16 +39,18 @@ func q8RowsX86(
     } else {
         for m in 0..<M { quantizeActivationRow(x + m * K, xq + m * K, xd + m * blocks, K: K) }
     }
+    let inner = innerEpilogue(epilogue)
     pool.parallelFor(N, granularity: 4) { rows in
+        defer { finishGelu(y, M: M, N: N, rows: rows, epilogue) }
         var n = rows.lowerBound
         while n + 4 <= rows.upperBound {
             for m in 0..<M {
                 let s = rowDot4(xq + m * K, xd + m * blocks, w + n * rowBytes, rowBytes: rowBytes, blocks: blocks, vnni: vnni)
                 let ym = y + m * N + n
-                finishScalar(s.0, ym, bias.map { $0 + n }, epilogue)
-                finishScalar(s.1, ym + 1, bias.map { $0 + n + 1 }, epilogue)
-                finishScalar(s.2, ym + 2, bias.map { $0 + n + 2 }, epilogue)
-                finishScalar(s.3, ym + 3, bias.map { $0 + n + 3 }, epilogue)
+                finishScalar(s.0, ym, bias.map { $0 + n }, inner)
+                finishScalar(s.1, ym + 1, bias.map { $0 + n + 1 }, inner)
+                finishScalar(s.2, ym + 2, bias.map { $0 + n + 2 }, inner)
+                finishScalar(s.3, ym + 3, bias.map { $0 + n + 3 }, inner)
             }
             n += 4
         }
@@ -62,7 +64,7 @@ func q8RowsX86(
                     for i in 0..<32 { dot &+= Int32(xq[m * K + b * 32 + i]) &* Int32(q[i]) }
                     s = s.addingProduct(Float(dot), xd[m * blocks + b] * q8Scale(row + b * Q8_0.blockBytes))
                 }
-                finishScalar(s, y + m * N + n, bias.map { $0 + n }, epilogue)
+                finishScalar(s, y + m * N + n, bias.map { $0 + n }, inner)
             }
             n += 1
         }
@@ -179,7 +181,9 @@ func q8GemmVNNI(
     // 2. Threads split the weight rows. For each chunk of activation groups (kept in L2), each
     //    tile of 4 weight rows gets its fp32 scales and 128·Σw corrections once, then meets
     //    every pair of groups in the chunk.
+    let inner = innerEpilogue(epilogue)
     pool.parallelFor(N, granularity: 4) { rows in
+        defer { finishGelu(y, M: M, N: N, rows: rows, epilogue) }
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * blocks) { dwBuffer in
             withUnsafeTemporaryAllocation(of: Int32.self, capacity: 4 * blocks) { corrBuffer in
                 withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: groupsPerTile * 4) { outBuffer in
@@ -207,7 +211,7 @@ func q8GemmVNNI(
                                         let v = out[t * 4 + r]
                                         for l in 0..<lanes {
                                             let m = (g + t) * lanes + l
-                                            if m < M { finishScalar(v[l], y + m * N + n + r, bias.map { $0 + n + r }, epilogue) }
+                                            if m < M { finishScalar(v[l], y + m * N + n + r, bias.map { $0 + n + r }, inner) }
                                         }
                                     }
                                 }
