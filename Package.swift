@@ -23,13 +23,46 @@ let targetCPU = ProcessInfo.processInfo.environment["GPT2_TARGET_CPU"] ?? "nativ
 let cpuFlags: [SwiftSetting] =
     targetCPU == "generic" ? [] : [.unsafeFlags(["-Xcc", "-march=\(targetCPU)"])]
 
-/// `GPT2_VNNI`: the target CPU has AVX-512 VNNI, so `vpdpbusd` intrinsics compile (without the
-/// feature swiftc crashes on them). For `native`, the build machine's /proc/cpuinfo decides.
-let vnniCPUs: Set = ["znver4", "znver5", "icelake-server", "sapphirerapids", "emeraldrapids", "graniterapids", "cascadelake", "cooperlake"]
-let hasVNNI = targetCPU == "native"
-    ? ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains("avx512_vnni") ?? false)
-    : vnniCPUs.contains(targetCPU)
-let vnniFlags: [SwiftSetting] = hasVNNI ? [.define("GPT2_VNNI")] : []
+/// Int8 kernels: `GPT2_VNNI` selects the AVX-512 VNNI (`vpdpbusd`) code in Kernels/Quantized.
+/// The intrinsics crash swiftc unless the target CPU has the feature, so the condition follows
+/// the target: for "native" the build machine's /proc/cpuinfo flags (`avx512_vnni`, plus
+/// `avx512bw`/`avx512vl` that the kernels also use), else a list of CPUs known to have it.
+/// `GPT2_VNNI=0` leaves VNNI out (to compare or test the others), `GPT2_VNNI=1` forces it. The
+/// portable Swift path is always compiled and tested.
+func targetHasVNNI(_ cpu: String) -> Bool {
+    if let forced = ProcessInfo.processInfo.environment["GPT2_VNNI"] { return forced == "1" }
+    switch cpu {
+    case "native":
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+        let flags = Set(flagsLine.split(separator: " ").map(String.init))
+        return flags.isSuperset(of: ["avx512_vnni", "avx512bw", "avx512vl"])
+    case "znver4", "znver5", "icelake-server", "icelake-client", "tigerlake", "cooperlake", "cascadelake",
+         "sapphirerapids", "emeraldrapids", "graniterapids", "graniterapids-d", "rocketlake":
+        return true
+    default:  // includes x86-64-v4: AVX-512 without VNNI
+        return false
+    }
+}
+/// `GPT2_AVX2`: the AVX2 int8 kernels (implied by VNNI). `GPT2_AVX2=0|1` overrides.
+func targetHasAVX2(_ cpu: String) -> Bool {
+    if let forced = ProcessInfo.processInfo.environment["GPT2_AVX2"] { return forced == "1" }
+    if targetHasVNNI(cpu) { return true }
+    switch cpu {
+    case "native":
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+        let flags = Set(flagsLine.split(separator: " ").map(String.init))
+        return flags.isSuperset(of: ["avx2", "fma", "f16c"])
+    case "haswell", "broadwell", "skylake", "skylake-avx512", "alderlake", "raptorlake", "meteorlake",
+         "znver1", "znver2", "znver3", "x86-64-v3", "x86-64-v4":
+        return true
+    default:
+        return false
+    }
+}
+let int8Flags: [SwiftSetting] = (targetHasVNNI(targetCPU) ? [.define("GPT2_VNNI")] : [])
+    + (targetHasAVX2(targetCPU) ? [.define("GPT2_AVX2")] : [])
 
 /// Hot numeric code is optimised even in debug builds, so that `swift test` runs the same
 /// kernels at a usable speed; release builds drop the remaining bounds/exclusivity checks.
@@ -55,7 +88,7 @@ let package = Package(
             providers: [.apt(["libnuma-dev"])]
         ),
         .target(name: "Runtime", dependencies: ["CNuma"], swiftSettings: hotCodeFlags),
-        .target(name: "Kernels", dependencies: ["Runtime"], swiftSettings: hotCodeFlags),
+        .target(name: "Kernels", dependencies: ["Runtime"], swiftSettings: hotCodeFlags + int8Flags),
         .target(name: "ModelIO", dependencies: ["Runtime"], swiftSettings: hotCodeFlags),
         .target(
             name: "Tokenizer",
@@ -68,7 +101,7 @@ let package = Package(
             dependencies: ["Runtime", "Kernels", "ModelIO", "Tokenizer"],
             swiftSettings: hotCodeFlags
         ),
-        .target(name: "Profiling", dependencies: ["GPT2", "Runtime", "Kernels"], swiftSettings: hotCodeFlags + vnniFlags),
+        .target(name: "Profiling", dependencies: ["GPT2", "Runtime", "Kernels"], swiftSettings: hotCodeFlags + int8Flags),
         .executableTarget(
             name: "GPT2CLI",
             dependencies: ["GPT2", "Profiling", .product(name: "ArgumentParser", package: "swift-argument-parser")],

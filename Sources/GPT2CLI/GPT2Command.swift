@@ -12,6 +12,6 @@ struct GPT2Command: ParsableCommand {
             \(DefaultModel.directory)).
             """,
         subcommands: [Generate.self, Tokenize.self, Perplexity.self, InitRandom.self, Inspect.self,
-                      Bench.self, Calibrate.self, Profile.self]
+                      Bench.self, Calibrate.self, Profile.self, BenchInt8.self]
     )
 }

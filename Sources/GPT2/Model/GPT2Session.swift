@@ -32,6 +32,8 @@ public final class GPT2Session {
 
     let cache: KVCache
     let activations: Activations
+    /// Quantised activations for int8 weights (sized for the largest matmul input at init).
+    let q8Scratch: Q8Scratch
     private var logits: AlignedBuffer<Float>
 
     /// - Parameters:
@@ -45,6 +47,7 @@ public final class GPT2Session {
         cache = KVCache(layers: config.nLayer, heads: config.nHead, headSize: config.headSize, capacity: config.nPositions)
         activations = Activations(config: config, capacity: min(batchCapacity, config.nPositions))
         logits = AlignedBuffer(count: config.vocabSize)
+        q8Scratch = Q8Scratch(bytes: Q8Scratch.bytes(M: activations.capacity, K: max(config.nEmbd, config.nInner)))
     }
 
     /// Forgets every position (the next token is position 0).
@@ -106,7 +109,7 @@ public final class GPT2Session {
                 layerNorm(a.normed, a.residual, weight: w.ln1Weight, bias: w.ln1Bias, T: T, C: C, eps: eps, pool: pool)
             }
             run(.qkv, layer: l, tokens: T) {
-                linear(a.qkv, a.normed, w.qkv, bias: w.qkvBias, M: T, pool: pool)
+                linear(a.qkv, a.normed, w.qkv, bias: w.qkvBias, M: T, scratch: q8Scratch, pool: pool)
             }
             run(.attention, layer: l, tokens: T) {
                 let keys = cache.keys(layer: l), values = cache.values(layer: l)
@@ -116,16 +119,16 @@ public final class GPT2Session {
                           H: H, hd: hd, capacity: cache.capacity, scale: scale, pool: pool)
             }
             run(.attnProj, layer: l, tokens: T) {  // residual += attention · W + b
-                linear(a.residual, a.attention, w.attnProj, bias: w.attnProjBias, M: T, epilogue: .accumulate, pool: pool)
+                linear(a.residual, a.attention, w.attnProj, bias: w.attnProjBias, M: T, epilogue: .accumulate, scratch: q8Scratch, pool: pool)
             }
             run(.ln2, layer: l, tokens: T) {
                 layerNorm(a.normed, a.residual, weight: w.ln2Weight, bias: w.ln2Bias, T: T, C: C, eps: eps, pool: pool)
             }
             run(.mlpUp, layer: l, tokens: T) {  // hidden = gelu(normed · W + b)
-                linear(a.hidden, a.normed, w.fc, bias: w.fcBias, M: T, epilogue: .gelu, pool: pool)
+                linear(a.hidden, a.normed, w.fc, bias: w.fcBias, M: T, epilogue: .gelu, scratch: q8Scratch, pool: pool)
             }
             run(.mlpDown, layer: l, tokens: T) {  // residual += hidden · W + b
-                linear(a.residual, a.hidden, w.fcProj, bias: w.fcProjBias, M: T, epilogue: .accumulate, pool: pool)
+                linear(a.residual, a.hidden, w.fcProj, bias: w.fcProjBias, M: T, epilogue: .accumulate, scratch: q8Scratch, pool: pool)
             }
         }
         guard !logitRows.isEmpty else { return }
@@ -136,7 +139,7 @@ public final class GPT2Session {
                       T: rows, C: C, eps: eps, pool: pool)
         }
         run(.lmHead, layer: -1, tokens: rows) {
-            linear(out, a.normed, weights.lmHead, bias: nil, M: rows, pool: pool)
+            linear(out, a.normed, weights.lmHead, bias: nil, M: rows, scratch: q8Scratch, pool: pool)
         }
     }
 

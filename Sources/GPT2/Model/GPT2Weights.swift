@@ -27,6 +27,22 @@ public final class GPT2Weights: @unchecked Sendable {
     public let parameterBytes: Int
     /// Keeps the mapping and any converted tensors alive.
     private let storage: [FloatTensor]
+    /// Other owners of memory the pointers above point into (a quantised copy's source model
+    /// and buffers).
+    private let keepAlive: [AnyObject]
+
+    /// A copy of `base` with other matrices (see `quantized(to:)`).
+    init(base: GPT2Weights, blocks: [BlockWeights], lmHead: LinearWeight, owning buffers: [AnyObject], parameterBytes: Int) {
+        tokenEmbedding = base.tokenEmbedding
+        positionEmbedding = base.positionEmbedding
+        self.blocks = blocks
+        finalNormWeight = base.finalNormWeight
+        finalNormBias = base.finalNormBias
+        self.lmHead = lmHead
+        self.parameterBytes = parameterBytes
+        storage = []
+        keepAlive = [base] + buffers
+    }
 
     /// Loads every GPT-2 parameter from a safetensors file. Names may carry the `transformer.`
     /// prefix (what transformers writes) or not (OpenAI's published checkpoints); the causal-mask
@@ -66,6 +82,7 @@ public final class GPT2Weights: @unchecked Sendable {
         let head = file["lm_head.weight"] != nil ? try tensor("lm_head.weight", [V, C]) : tokenEmbedding
         lmHead = .outputMajor(head, K: C, N: V)
         self.storage = storage
+        keepAlive = []
         parameterBytes = storage.reduce(0) { $0 + $1.count * 4 }
     }
 }

@@ -9,29 +9,40 @@ public enum LinearWeight: @unchecked Sendable {
     case inputMajor(UnsafePointer<Float>, K: Int, N: Int)
     /// fp32, row-major [N, K]: one row per output — the tied LM head (wte) and GGUF files.
     case outputMajor(UnsafePointer<Float>, K: Int, N: Int)
+    /// GGML Q8_0: N rows of K inputs, each row K/32 `block_q8_0` (fp16 scale + 32 int8, 34
+    /// bytes); K a multiple of 32. The layout of a GGUF tensor, used in place.
+    case q8_0(UnsafeRawPointer, K: Int, N: Int)
 
     public var inputs: Int {
-        switch self { case let .inputMajor(_, K, _), let .outputMajor(_, K, _): return K }
+        switch self { case let .inputMajor(_, K, _), let .outputMajor(_, K, _), let .q8_0(_, K, _): return K }
     }
 
     public var outputs: Int {
-        switch self { case let .inputMajor(_, _, N), let .outputMajor(_, _, N): return N }
+        switch self { case let .inputMajor(_, _, N), let .outputMajor(_, _, N), let .q8_0(_, _, N): return N }
     }
 
     /// Bytes of weight data a forward pass streams (for bandwidth figures).
-    public var byteCount: Int { inputs * outputs * MemoryLayout<Float>.size }
+    public var byteCount: Int {
+        switch self {
+        case .inputMajor, .outputMajor: return inputs * outputs * MemoryLayout<Float>.size
+        case let .q8_0(_, K, N): return N * Q8_0.byteCount(K)
+        }
+    }
 }
 
-/// y[M, N] = epilogue(x[M, K] · W + bias[N]).
+/// y[M, N] = epilogue(x[M, K] · W + bias[N]). `scratch` holds the quantised activations of
+/// the int8 formats (one per session).
 @inline(__always)
 func linear(
     _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: LinearWeight,
-    bias: UnsafePointer<Float>?, M: Int, epilogue: MatmulEpilogue = .store, pool: ThreadPool
+    bias: UnsafePointer<Float>?, M: Int, epilogue: MatmulEpilogue = .store, scratch: Q8Scratch, pool: ThreadPool
 ) {
     switch weight {
     case let .inputMajor(w, K, N):
         matmul(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, pool: pool)
     case let .outputMajor(w, K, N):
         matmulTransposed(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, pool: pool)
+    case let .q8_0(w, K, N):
+        q8Matmul(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, scratch: scratch, pool: pool)
     }
 }

@@ -1,0 +1,86 @@
+import Glibc
+import Kernels
+
+/// Weight formats an fp32 model can be converted to in memory.
+public enum WeightQuantization: String, Sendable, CaseIterable {
+    /// GGML Q8_0: blocks of 32 weights along K with an fp16 scale (8.5 bits per weight).
+    case q8_0
+}
+
+extension GPT2Weights {
+    /// A copy whose matrices are quantised to `type` — what `gpt2 quantize` writes, made in
+    /// memory, so int8 inference can be tested and measured from any checkpoint. Matrices whose
+    /// K is not a multiple of 32 stay fp32 (as llama.cpp does); embeddings, norms and biases stay
+    /// fp32. The tied LM head gets its own quantised copy (the embedding lookup keeps wte in fp32).
+    public func quantized(to type: WeightQuantization) -> GPT2Weights {
+        var buffers: [AnyObject] = []
+        var bytes = parameterBytes
+        /// Quantises N rows of K floats; `row(n, temporary)` returns row n (or fills and returns
+        /// `temporary`, K floats, for layouts that store it strided).
+        func quantizeRows(K: Int, N: Int, _ row: (Int, UnsafeMutablePointer<Float>) -> UnsafePointer<Float>) -> LinearWeight {
+            let buffer = HugePageBuffer(byteCount: N * Q8_0.byteCount(K))
+            buffers.append(buffer)
+            bytes += buffer.byteCount
+            let temporary = UnsafeMutablePointer<Float>.allocate(capacity: K)
+            defer { temporary.deallocate() }
+            for n in 0..<N { Q8_0.quantize(row(n, temporary), into: buffer.pointer + n * Q8_0.byteCount(K), count: K) }
+            return .q8_0(UnsafeRawPointer(buffer.pointer), K: K, N: N)
+        }
+        func convert(_ weight: LinearWeight) -> LinearWeight {
+            switch weight {
+            case .q8_0:
+                return weight
+            case let .inputMajor(w, K, N):  // [K, N]: gather column n as the row of output n
+                guard K % Q8_0.blockSize == 0 else { return weight }
+                return quantizeRows(K: K, N: N) { n, column in
+                    for k in 0..<K { column[k] = w[k * N + n] }
+                    return UnsafePointer(column)
+                }
+            case let .outputMajor(w, K, N):  // [N, K]: rows in place
+                guard K % Q8_0.blockSize == 0 else { return weight }
+                return quantizeRows(K: K, N: N) { n, _ in w + n * K }
+            }
+        }
+        let blocks = self.blocks.map { b in
+            var q = b
+            q.qkv = convert(b.qkv); q.attnProj = convert(b.attnProj)
+            q.fc = convert(b.fc); q.fcProj = convert(b.fcProj)
+            return q
+        }
+        let head = convert(lmHead)
+        // The fp32 matrices that were replaced no longer count (the tied wte still does).
+        for (old, new) in zip(self.blocks, blocks) {
+            for (o, n) in [(old.qkv, new.qkv), (old.attnProj, new.attnProj), (old.fc, new.fc), (old.fcProj, new.fcProj)]
+            where o.byteCount != n.byteCount { bytes -= o.byteCount }
+        }
+        return GPT2Weights(base: self, blocks: blocks, lmHead: head, owning: buffers, parameterBytes: bytes)
+    }
+}
+
+extension GPT2Model {
+    /// This model with its matrices quantised in memory (see `GPT2Weights.quantized(to:)`).
+    public func quantized(to type: WeightQuantization) -> GPT2Model {
+        GPT2Model(config: config, weights: weights.quantized(to: type), weightsPath: weightsPath, storageType: type.rawValue)
+    }
+}
+
+/// Weight storage on transparent huge pages: a streaming read of 4 KiB pages loses ~20% on this
+/// machine (MACHINE.md), and decode streams every weight once per token.
+final class HugePageBuffer: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+    let byteCount: Int
+
+    init(byteCount: Int) {
+        let huge = 2 << 20
+        self.byteCount = byteCount
+        let rounded = max(huge, (byteCount + huge - 1) / huge * huge)
+        var raw: UnsafeMutableRawPointer?
+        // Not inside `precondition(...)`: -Ounchecked (release) drops the whole expression.
+        let status = posix_memalign(&raw, huge, rounded)
+        if status != 0 { fatalError("out of memory: \(byteCount) bytes of Q8_0 weights") }
+        pointer = raw!
+        _ = madvise(pointer, rounded, MADV_HUGEPAGE)
+    }
+
+    deinit { free(pointer) }
+}

@@ -1,0 +1,182 @@
+@testable import Kernels
+import Runtime
+import Testing
+
+/// Q8_0 weights as raw GGML blocks (N rows × K/32 blocks × 34 bytes), at an odd address:
+/// rows of 34-byte blocks are never aligned, and kernels must not assume they are.
+private final class Q8Weights {
+    let K: Int, N: Int
+    private let storage: UnsafeMutableRawPointer
+    var pointer: UnsafeMutableRawPointer { storage + 1 }
+    var rowBytes: Int { K / 32 * 34 }
+
+    init(K: Int, N: Int) {
+        self.K = K; self.N = N
+        storage = .allocate(byteCount: N * (K / 32) * 34 + 1, alignment: 64)
+    }
+    deinit { storage.deallocate() }
+
+    /// GGML's quantisation of random floats.
+    convenience init(K: Int, N: Int, random rng: inout SeededGenerator) {
+        self.init(K: K, N: N)
+        let floats = GuardedBuffer(count: K * N, random: &rng)
+        for n in 0..<N { Q8_0.quantize(floats.pointer + n * K, into: pointer + n * rowBytes, count: K) }
+    }
+
+    /// Scale 1.0 and integer quants in [-127, 127]: the float result is then an exact integer.
+    convenience init(K: Int, N: Int, integers rng: inout SeededGenerator) {
+        self.init(K: K, N: N)
+        for n in 0..<N {
+            for b in 0..<(K / 32) {
+                let block = pointer + n * rowBytes + b * 34
+                block.storeBytes(of: Float16(1).bitPattern, toByteOffset: 0, as: UInt16.self)
+                for i in 0..<32 { block.storeBytes(of: Int8(Int(rng.next() % 255) - 127), toByteOffset: 2 + i, as: Int8.self) }
+            }
+        }
+    }
+
+    func scale(_ n: Int, _ b: Int) -> Float {
+        Float(Float16(bitPattern: (pointer + n * rowBytes + b * 34).loadUnaligned(as: UInt16.self)))
+    }
+    func quant(_ n: Int, _ k: Int) -> Int32 {
+        Int32((pointer + n * rowBytes + k / 32 * 34 + 2 + k % 32).load(as: Int8.self))
+    }
+}
+
+/// GGML's quantize_row_q8_0 with an fp32 scale, one block, written out in scalar code.
+private func referenceQuantize(_ x: ArraySlice<Float>) -> (d: Float, q: [Int32]) {
+    let amax = x.reduce(Float(0)) { max($0, abs($1)) }
+    let d = amax / 127
+    let inverse: Float = d != 0 ? 1 / d : 0
+    return (d, x.map { Int32(($0 * inverse).rounded(.toNearestOrAwayFromZero)) })
+}
+
+/// The scalar reference: exact int32 block dots, then one FMA per block in block order.
+/// Returns the raw products v[m, n] (before bias/epilogue).
+private func reference(_ x: [Float], _ w: Q8Weights, M: Int) -> [Float] {
+    let K = w.K, N = w.N, blocks = K / 32
+    var out = [Float](repeating: 0, count: M * N)
+    for m in 0..<M {
+        let quantized = (0..<blocks).map { b in referenceQuantize(x[(m * K + b * 32)..<(m * K + b * 32 + 32)]) }
+        for n in 0..<N {
+            var s: Float = 0
+            for b in 0..<blocks {
+                var dot: Int32 = 0
+                for i in 0..<32 { dot += quantized[b].q[i] * w.quant(n, b * 32 + i) }
+                s = s.addingProduct(Float(dot), quantized[b].d * w.scale(n, b))
+            }
+            out[m * N + n] = s
+        }
+    }
+    return out
+}
+
+@Suite("q8_0 matmul")
+struct Q8MatmulTests {
+    @Test("activation quantisation matches GGML's scalar formula (Int16 and Int8 storage)")
+    func activationQuantization() {
+        var rng = SeededGenerator(seed: 81)
+        let K = 32 * 7
+        var x = (0..<K).map { _ in rng.nextSigned() * 3 }
+        for i in 32..<64 { x[i] = 0 }                       // an all-zero block: d = 0, q = 0
+        for i in 64..<96 { x[i] = Float(i % 5 - 2) * 0.5 }  // ties: x / d lands on .5
+        x[100] = 1e-30                                       // tiny values
+        let q16 = UnsafeMutablePointer<Int16>.allocate(capacity: K), q8 = UnsafeMutablePointer<Int8>.allocate(capacity: K)
+        let d16 = UnsafeMutablePointer<Float>.allocate(capacity: K / 32), d8 = UnsafeMutablePointer<Float>.allocate(capacity: K / 32)
+        defer { q16.deallocate(); q8.deallocate(); d16.deallocate(); d8.deallocate() }
+        x.withUnsafeBufferPointer {
+            quantizeActivationRow($0.baseAddress!, q16, d16, K: K)
+            quantizeActivationRow($0.baseAddress!, q8, d8, K: K)
+        }
+        for b in 0..<(K / 32) {
+            let r = referenceQuantize(x[(b * 32)..<(b * 32 + 32)])
+            #expect(d16[b] == r.d && d8[b] == r.d, "block \(b)")
+            for i in 0..<32 {
+                #expect(Int32(q16[b * 32 + i]) == r.q[i] && Int32(q8[b * 32 + i]) == r.q[i], "block \(b) element \(i)")
+            }
+        }
+    }
+
+    /// With unit scales and integer activations whose block maximum is 127 (so d_x = 1 and
+    /// q_x = x), every kernel's output is the integer Σ q_x·q_w itself: exact in fp32 whatever the
+    /// summation order while |partial sums| < 2^24 (K ≤ 1024 guarantees it).
+    @Test("integer part is exactly the scalar int32 reference (every path, ragged shapes, 1–3 threads)",
+          arguments: Q8Path.available)
+    func integerPartExact(path: Q8Path) {
+        let pools = [1, 2, 3].map { ThreadPool(threadCount: $0) }
+        let scratch = Q8Scratch()
+        var rng = SeededGenerator(seed: 0x0008_0000)
+        for M in [1, 2, 3, 5, 16, 17, 33] {
+            for K in [32, 96, 512, 1024] {
+                for N in [1, 3, 4, 5, 13, 64] {
+                    let w = Q8Weights(K: K, N: N, integers: &rng)
+                    var x = (0..<(M * K)).map { _ in Float(Int(rng.next() % 255) - 127) }
+                    for block in stride(from: 0, to: M * K, by: 32) { x[block + Int(rng.next() % 32)] = rng.next() % 2 == 0 ? 127 : -127 }
+                    var exact = [Int64](repeating: 0, count: M * N)
+                    for m in 0..<M {
+                        for n in 0..<N {
+                            for k in 0..<K { exact[m * N + n] += Int64(x[m * K + k]) * Int64(w.quant(n, k)) }
+                        }
+                    }
+                    for pool in pools {
+                        let y = GuardedBuffer(count: M * N)
+                        x.withUnsafeBufferPointer {
+                            q8Matmul(y.pointer, $0.baseAddress!, w.pointer, bias: nil, M: M, K: K, N: N,
+                                     epilogue: .store, scratch: scratch, pool: pool, path: path)
+                        }
+                        #expect(y.guardsIntact)
+                        let bad = (0..<(M * N)).first { Double(y[$0]) != Double(exact[$0]) }
+                        #expect(bad == nil, "M \(M) K \(K) N \(N) threads \(pool.threadCount): y[\(bad ?? 0)] = \(y[bad ?? 0]) vs \(exact[bad ?? 0])")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Real scales: against the reference formula, with bias and every epilogue. The portable
+    /// path computes that formula in the same order and must match bit for bit before the
+    /// epilogue; others may sum lanes in another order (1e-5 relative to the magnitude).
+    @Test("random data matches the reference formula (all epilogues, bias or not, 1–2 threads)",
+          arguments: Q8Path.available)
+    func randomData(path: Q8Path) {
+        let pools = [1, 2].map { ThreadPool(threadCount: $0) }
+        let scratch = Q8Scratch()
+        var rng = SeededGenerator(seed: 0x0008_1000)
+        for M in [1, 4, 7, 19] {
+            for K in [32, 160, 768] {
+                for N in [1, 6, 37] {
+                    let w = Q8Weights(K: K, N: N, random: &rng)
+                    let x = GuardedBuffer(count: M * K, random: &rng, scale: 2)
+                    let v = reference(x.values, w, M: M)
+                    let bias = GuardedBuffer(count: N, random: &rng)
+                    let prior = GuardedBuffer(count: M * N, random: &rng).values
+                    for pool in pools {
+                        for epilogue in [MatmulEpilogue.store, .accumulate, .gelu] {
+                            for useBias in [false, true] {
+                                let y = GuardedBuffer(prior)
+                                q8Matmul(y.pointer, x.pointer, w.pointer, bias: useBias ? bias.pointer : nil, M: M, K: K, N: N,
+                                         epilogue: epilogue, scratch: scratch, pool: pool, path: path)
+                                #expect(y.guardsIntact)
+                                var worst = 0.0
+                                for i in 0..<(M * N) {
+                                    let value = Double(v[i]) + (useBias ? Double(bias[i % N]) : 0)
+                                    let e: Double
+                                    switch epilogue {
+                                    case .store: e = value
+                                    case .accumulate: e = Double(prior[i]) + value
+                                    case .gelu: e = geluReference(value)
+                                    }
+                                    worst = max(worst, abs(Double(y[i]) - e) / (1 + abs(e)))
+                                }
+                                #expect(worst <= 1e-5, "M \(M) K \(K) N \(N) \(epilogue) bias \(useBias): \(worst)")
+                                if path == .portable && epilogue == .store && !useBias {
+                                    #expect(y.values == v, "portable path is the reference formula, bit for bit")
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
