@@ -8,8 +8,13 @@
 public func exp(_ x: Vec16) -> Vec16 {
     let log2e: Float = 1.44269504088896341
     let ln2Hi: Float = 0.693359375, ln2Lo: Float = -2.12194440e-4
-    let clamped = x.clamped(lowerBound: Vec16(repeating: -87.3), upperBound: Vec16(repeating: 88.7))
-    let n = (clamped * log2e).rounded(.toNearestOrEven)
+    var clamped = x.replacing(with: -87.3, where: x .< -87.3)
+    clamped.replace(with: 88.7, where: x .> 88.7)
+    // n = round(x / ln 2) by adding 1.5·2^23: the sum's low mantissa bits then hold n as an
+    // integer. (SIMD `rounded` and Float→Int32 conversions compile to generic library calls.)
+    let shifter: Float = 0x1.8p23
+    let shifted = clamped * log2e + shifter
+    let n = shifted - shifter
     var r = clamped - n * ln2Hi
     r = r - n * ln2Lo
     var p = Vec16(repeating: 1.9875691500e-4)
@@ -19,8 +24,8 @@ public func exp(_ x: Vec16) -> Vec16 {
     p = p * r + 1.6666665459e-1
     p = p * r + 5.0000001201e-1
     p = p * (r * r) + r + 1
-    let exponent = (SIMD16<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
-    var result = p * unsafeBitCast(exponent, to: Vec16.self)
+    let integerN = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000
+    var result = p * unsafeBitCast((integerN &+ 127) &<< 23, to: Vec16.self)
     // Edges the clamp hid: underflow to 0, overflow to inf, NaN passes through.
     result.replace(with: 0, where: x .< -87.3)
     result.replace(with: .infinity, where: x .> 88.7)
