@@ -70,7 +70,7 @@ struct Perplexity: ParsableCommand {
             } else {
                 baseWriter = try BaseLogitsWriter(path: klDivergenceBase, vocabularySize: model.config.vocabSize,
                                                   context: evaluation.context, stride: evaluation.stride,
-                                                  tokens: tokens, positions: max(tokens.count - 1, 0))
+                                                  tokens: tokens)
             }
         }
         var position = 0

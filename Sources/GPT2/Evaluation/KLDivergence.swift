@@ -82,8 +82,8 @@ public struct KLDivergenceStatistics: Sendable {
 /// A base model's logits saved for a later KL-divergence run (`--kl-divergence-base`).
 ///
 /// Layout, little-endian: magic "GPT2KLD1", u32 n_vocab, u32 context, u32 stride, u32 0,
-/// u64 n_tokens, u64 n_positions, n_tokens × i32 (the whole tokenized text), n_positions × i32
-/// (the token each scored position predicts), then n_positions × n_vocab float32 logits.
+/// u64 n_tokens, u64 n_positions, n_tokens × i32 (the whole tokenized text), n_positions ×
+/// n_vocab float32 logits, then n_positions × i32 (the token each scored position predicts).
 /// The quantized run checks that it scores the same tokens with the same windows.
 public final class BaseLogitsFile: @unchecked Sendable {
     public static let magic = Array("GPT2KLD1".utf8)
@@ -119,9 +119,8 @@ public final class BaseLogitsFile: @unchecked Sendable {
             (0..<n).map { Int(Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 4 * $0, as: Int32.self))) }
         }
         tokens = read(Self.headerBytes, Int(nTokens))
-        targets = read(Self.headerBytes + 4 * Int(nTokens), Int(nPositions))
-        logitsOffset = Self.headerBytes + 4 * Int(nTokens) + 4 * Int(nPositions)
-        guard logitsOffset % 4 == 0 else { throw fail("misaligned logits") }
+        logitsOffset = Self.headerBytes + 4 * Int(nTokens)
+        targets = read(logitsOffset + 4 * Int(nPositions) * vocabularySize, Int(nPositions))
         if let bad = targets.first(where: { $0 < 0 || $0 >= vocabularySize }) { throw fail("target token \(bad) is outside the vocabulary") }
     }
 
@@ -132,27 +131,25 @@ public final class BaseLogitsFile: @unchecked Sendable {
     }
 }
 
-/// Streams a base-logits file (see `BaseLogitsFile`): header and tokens first, then rows.
+/// Streams a base-logits file (see `BaseLogitsFile`): header and tokens first, then one row
+/// per scored position; `finish()` appends the targets and fills in the position count.
 public final class BaseLogitsWriter {
     private let handle: FileHandle
-    private let path: String
     private var targets: [Int32] = []
-    private let targetsOffset: UInt64
+    /// Byte offset of the n_positions field.
+    private static let positionsOffset: UInt64 = 32
 
-    /// Creates `path` for a run over `tokens` with `positions` scored positions.
-    public init(path: String, vocabularySize: Int, context: Int, stride: Int, tokens: [Int], positions: Int) throws {
+    /// Creates `path` for a run over `tokens`.
+    public init(path: String, vocabularySize: Int, context: Int, stride: Int, tokens: [Int]) throws {
         guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
             throw ModelIOError.cannotWrite(path: path, reason: "cannot create the file")
         }
         self.handle = handle
-        self.path = path
         var header = Data(BaseLogitsFile.magic)
         func append<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { header.append(contentsOf: $0) } }
         append(UInt32(vocabularySize)); append(UInt32(context)); append(UInt32(stride)); append(UInt32(0))
-        append(UInt64(tokens.count)); append(UInt64(positions))
+        append(UInt64(tokens.count)); append(UInt64(0))  // n_positions: filled in by finish()
         for t in tokens { append(Int32(t)) }
-        targetsOffset = UInt64(header.count)
-        header.append(Data(count: 4 * positions))  // targets, filled in by finish()
         handle.write(header)
     }
 
@@ -162,10 +159,11 @@ public final class BaseLogitsWriter {
         targets.append(Int32(target).littleEndian)
     }
 
-    /// Writes the targets into their slot and closes the file.
+    /// Appends the targets, writes the position count and closes the file.
     public func finish() throws {
-        try handle.seek(toOffset: targetsOffset)
         handle.write(targets.withUnsafeBytes { Data($0) })
+        try handle.seek(toOffset: Self.positionsOffset)
+        handle.write(withUnsafeBytes(of: UInt64(targets.count).littleEndian) { Data($0) })
         try handle.close()
     }
 }
