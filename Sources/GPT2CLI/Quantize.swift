@@ -43,7 +43,7 @@ struct Quantize: ParsableCommand {
         let inputBytes = (try? FileManager.default.attributesOfItem(atPath: model.weightsPath)[.size] as? Int) ?? 0
         func mb(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
         printError("\(input) (\(model.storageType), \(mb(inputBytes))) → \(output) (\(type), \(mb(report.bytesWritten)))")
-        printError("\(report.tensors) tensors, \(report.converted) stored as \(type == "f32" ? "f32" : type)"
+        printError("\(report.tensors) tensors: \(type == "f32" ? "all f32" : "\(report.converted) matrices \(type), the rest f32")"
             + (report.fallbacks.isEmpty ? "" : ", \(report.fallbacks.count) as f16 (rows not a multiple of 32): \(report.fallbacks.joined(separator: ", "))"))
         printError("load \(formatDuration(nanoseconds: loaded - start)), convert + write \(formatDuration(nanoseconds: end - loaded))")
     }

@@ -51,6 +51,7 @@ public enum GGUFExport {
             ("gpt2.attention.head_count", .uint32(UInt32(config.nHead))),
             ("gpt2.attention.layer_norm_epsilon", .float32(config.layerNormEpsilon)),
             ("general.file_type", .uint32(type.fileType)),
+            ("general.quantization_version", .uint32(2)),
             ("tokenizer.ggml.model", .string("gpt2")),
             ("tokenizer.ggml.pre", .string("gpt-2")),
             ("tokenizer.ggml.tokens", .array(.string, pieces.map { .string($0) })),
@@ -58,7 +59,6 @@ public enum GGUFExport {
             ("tokenizer.ggml.merges", .array(.string, tokenizer.mergeList.map { .string($0) })),
             ("tokenizer.ggml.bos_token_id", .uint32(eot)),
             ("tokenizer.ggml.eos_token_id", .uint32(eot)),
-            ("general.quantization_version", .uint32(2)),
         ]
     }
 
