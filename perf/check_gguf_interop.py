@@ -8,12 +8,18 @@
 3. Compares our Q8_0 tensors with llama.cpp's byte for byte (gguf-py's reader).
 4. Reports KL divergence, PPL ratio and same-top-token of both Q8_0 files against the F32 base
    (`gpt2 perplexity --kl-divergence`): they should agree.
-5. If llama-cpp-python is importable, loads our F32 GGUF in llama.cpp and compares greedy text
-   with `gpt2 generate --temperature 0`.
+5. If llama-cpp-python is importable, loads our F32 and Q8_0 GGUFs in llama.cpp: greedy text
+   must equal `gpt2 generate --temperature 0`, logits within rel. L2 1e-4 (F32; llama.cpp's
+   Q8_0 matmul also quantizes activations, so Q8_0 gets 1e-2).
 
 Run (from the repository root, after `swift build -c release`):
     /tmp/pyenv/bin/python perf/check_gguf_interop.py \
         [--llama-cpp perf/work/llama_cpp_python-0.3.36/vendor/llama.cpp] [--model HF_DIR] [--text FILE]
+With the perf engineer's llama.cpp build (bindings from its source tree, library from its build):
+    PYTHONPATH=/work/wt/perf/perf/work/llama_cpp_python-0.3.36 \
+    LLAMA_CPP_LIB_PATH=/work/wt/perf/perf/work/llama-build/bin \
+    /work/wt/perf/perf/.venv/bin/python perf/check_gguf_interop.py --converter-python /tmp/pyenv/bin/python
+(that venv has llama-cpp-python's dependencies; /tmp/pyenv has the converter's).
 Needs torch, transformers and numpy (the converter's imports); gguf-py is taken from the
 llama.cpp tree. Defaults: the trained fixture in Tests/GPT2Tests/Fixtures/trained and its
 held-out text. Exits non-zero if a check fails.
@@ -40,6 +46,8 @@ def main():
     ap.add_argument("--model", default=os.path.join(ROOT, "Tests/GPT2Tests/Fixtures/trained"))
     ap.add_argument("--text", default=os.path.join(ROOT, "Tests/GPT2Tests/Fixtures/trained/heldout.txt"))
     ap.add_argument("--context", default="128")
+    ap.add_argument("--converter-python", default=sys.executable,
+                    help="Python with torch + transformers for convert_hf_to_gguf.py (default: this one)")
     args = ap.parse_args()
     if not args.llama_cpp:
         sys.exit("no llama.cpp tree found: pass --llama-cpp")
@@ -56,7 +64,7 @@ def main():
     files = {}
     for t in ("f32", "q8_0"):
         files["llama-" + t] = os.path.join(work, f"llama-{t}.gguf")
-        run([sys.executable, os.path.join(args.llama_cpp, "convert_hf_to_gguf.py"), hf, "--outtype", t,
+        run([args.converter_python, os.path.join(args.llama_cpp, "convert_hf_to_gguf.py"), hf, "--outtype", t,
              "--outfile", files["llama-" + t]], env=env)
         files["ours-" + t] = os.path.join(work, f"ours-{t}.gguf")
         run([args.gpt2, "quantize", hf, files["ours-" + t], "--type", t])
@@ -96,17 +104,34 @@ def main():
 
     try:
         import llama_cpp
-    except ImportError:
-        print("llama-cpp-python is not importable here: skipped loading our GGUF in llama.cpp")
+    except ImportError as error:
+        print(f"llama-cpp-python is not importable here ({error}): skipped loading our GGUF in llama.cpp")
     else:
+        # Greedy text from our F32 GGUF, run by llama.cpp and by us (both stop at <|endoftext|>).
         prompt = "The license grants"
-        llm = llama_cpp.Llama(model_path=files["ours-f32"], n_ctx=int(args.context), verbose=False)
+        llm = llama_cpp.Llama(model_path=files["ours-f32"], n_ctx=int(args.context), verbose=False, logits_all=True)
         theirs_text = llm(prompt, max_tokens=24, temperature=0.0, top_k=1)["choices"][0]["text"]
-        r = run([args.gpt2, "generate", "-m", files["ours-f32"], "-p", prompt, "-n", "24", "--temperature", "0", "--ignore-eos"])
-        ours_text = r.stdout[len(prompt):].rstrip("\n")
+        r = run([args.gpt2, "generate", "-m", files["ours-f32"], "-p", prompt, "-n", "24", "--temperature", "0"])
+        ours_text = r.stdout[len(prompt):-1]  # our command echoes the prompt and ends with a newline
         print(f"llama.cpp greedy: {theirs_text!r}\nours greedy:      {ours_text!r}")
         if theirs_text != ours_text:
             failures.append("greedy text differs between llama.cpp and us on our F32 GGUF")
+        # Logits of a short text: llama.cpp's scores vs our --dump-logits rows.
+        text = "Copyright (C) 2007 Free Software Foundation, Inc. Everyone is permitted to copy"
+        path = os.path.join(work, "short.txt")
+        open(path, "w").write(text)
+        for name, limit in (("ours-f32", 1e-4), ("ours-q8_0", 1e-2)):
+            model = llama_cpp.Llama(model_path=files[name], n_ctx=int(args.context), verbose=False, logits_all=True)
+            tokens = model.tokenize(text.encode(), add_bos=False)
+            model.eval(tokens)
+            theirs = np.array(model.scores[:len(tokens) - 1])
+            out = os.path.join(work, name + ".short.logits")
+            run([args.gpt2, "perplexity", "-m", files[name], "-f", path, "--dump-logits", out])
+            ours = np.fromfile(out, dtype="<f4").reshape(-1, theirs.shape[1])
+            rel = float(np.linalg.norm(ours - theirs) / np.linalg.norm(theirs)) if ours.shape == theirs.shape else float("inf")
+            print(f"{name} in llama.cpp vs us: logits rel. L2 {rel:.3e} (limit {limit:g})")
+            if not rel <= limit:
+                failures.append(f"{name}: llama.cpp's logits differ from ours (rel. L2 {rel:.3e})")
 
     shutil.rmtree(work)
     if failures:
