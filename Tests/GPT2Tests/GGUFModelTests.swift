@@ -122,6 +122,9 @@ struct GGUFModelTests {
         #expect(try loadModified(metadata: set("tokenizer.ggml.model", .string("llama"))).contains("only the \"gpt2\" byte-level BPE"))
         #expect(try loadModified(metadata: set("tokenizer.ggml.merges", nil)).contains("tokenizer.ggml.merges is missing"))
         #expect(try loadModified(metadata: set("tokenizer.ggml.tokens", .array(.string, [.string("a")]))).contains("tokenizer.ggml.tokens"))
+        #expect(try loadModified(metadata: set("general.architecture", nil)).contains("no general.architecture string"))
+        #expect(try loadModified(metadata: set("gpt2.attention.layer_norm_epsilon", .string("1e-5"))).contains("layer_norm_epsilon is string, not a number"))
+        #expect(try loadModified(tensors: { $0.name != "token_embd.weight" }).contains("no 2-D token_embd.weight tensor"))
         #expect(message { _ = try GPT2Model.load(path: Self.directory + "/absent.gguf") }.contains("no such file"))
     }
 
@@ -139,5 +142,18 @@ struct GGUFModelTests {
             try GGUFWriter.write(metadata: source.metadata, tensors: tensors, to: path)
         }
         #expect(message { _ = try GPT2Model.load(path: path) }.contains("\"output_norm.weight\" has type Q8_0; only F32 and F16"))
+
+        // A Q4_0 matrix: a known ggml type, but not one the model runs.
+        var q4 = [UInt8](repeating: 0, count: 128 * 18)
+        try q4.withUnsafeMutableBytes { q in
+            let tensors = source.tensors.map {
+                $0.name == "blk.0.ffn_up.weight"
+                    ? GGUFWriter.Tensor(name: $0.name, type: GGMLType(rawValue: 2), ne: [32, 128], bytes: UnsafeRawBufferPointer(q))
+                    : GGUFWriter.Tensor(name: $0.name, type: $0.type, ne: $0.ne, bytes: source.rawBytes(of: $0))
+            }
+            try GGUFWriter.write(metadata: source.metadata, tensors: tensors, to: path)
+        }
+        #expect(try GGUFFile(path: path)["blk.0.ffn_up.weight"]?.type.name == "Q4_0")
+        #expect(message { _ = try GPT2Model.load(path: path) }.contains("\"blk.0.ffn_up.weight\" has type Q4_0; only F32, F16 and Q8_0 are supported"))
     }
 }

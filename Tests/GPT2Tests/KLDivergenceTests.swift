@@ -61,5 +61,10 @@ struct KLDivergenceTests {
         #expect(text.contains("its header implies"), "\(text)")
         try Data("not a logits file at all, no".utf8 + [UInt8](repeating: 0, count: 20)).write(to: URL(fileURLWithPath: path))
         #expect({ do { _ = try BaseLogitsFile(path: path); return "" } catch { return "\(error)" } }().contains("bad magic"))
+
+        let outOfRange = try BaseLogitsWriter(path: path, vocabularySize: 3, context: 8, stride: 4, tokens: [5, 6])
+        [Float(1), 2, 3].withUnsafeBufferPointer { outOfRange.append(logits: $0, target: 7) }
+        try outOfRange.finish()
+        #expect({ do { _ = try BaseLogitsFile(path: path); return "" } catch { return "\(error)" } }().contains("target token 7 is outside the vocabulary"))
     }
 }
