@@ -9,6 +9,8 @@ public enum GPT2Error: Error, CustomStringConvertible, Equatable {
     case contextOverflow(needed: Int, limit: Int)
     case tokenOutOfRange(token: Int, vocabularySize: Int)
     case invalidArgument(String)
+    /// A model file that is well-formed but not a usable GPT-2 (e.g. a GGUF of another architecture).
+    case invalidModelFile(path: String, problem: String)
 
     public var description: String {
         switch self {
@@ -31,6 +33,8 @@ public enum GPT2Error: Error, CustomStringConvertible, Equatable {
             return "token id \(token) is outside the vocabulary (0..<\(vocabularySize))"
         case let .invalidArgument(message):
             return message
+        case let .invalidModelFile(path, problem):
+            return "\(path): \(problem)"
         }
     }
 }

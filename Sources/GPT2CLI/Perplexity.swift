@@ -8,7 +8,9 @@ struct Perplexity: ParsableCommand {
         abstract: "Compute the perplexity of a text file.",
         discussion: """
             Scores the text in windows of --context tokens that start every --stride tokens \
-            (Hugging Face's sliding-window method); each token is scored at most once.
+            (Hugging Face's sliding-window method); each token is scored at most once. \
+            Like llama-perplexity: --kl-divergence-base FILE saves the base model's logits; run \
+            again with a quantized model, the same text and --kl-divergence to compare.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -24,6 +26,16 @@ struct Perplexity: ParsableCommand {
 
     @Option(name: .customLong("dump-logits"), help: "Write the logits of every scored position (float32 LE, [positions, n_vocab]) to this file.")
     var dumpLogits: String?
+
+    @Option(name: .customLong("kl-divergence-base"), help: "Base-logits file: written by this run, or read by it with --kl-divergence.")
+    var klDivergenceBase: String?
+
+    @Flag(name: .customLong("kl-divergence"), help: "Compare with the base logits of --kl-divergence-base: PPL of both, their ratio, KL divergence, same top token, RMS Δp.")
+    var klDivergence = false
+
+    func validate() throws {
+        if klDivergence && klDivergenceBase == nil { throw ValidationError("--kl-divergence needs --kl-divergence-base FILE") }
+    }
 
     func run() throws {
         guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
@@ -44,14 +56,41 @@ struct Perplexity: ParsableCommand {
             dump = handle
         }
         defer { try? dump?.close() }
+        var baseWriter: BaseLogitsWriter?
+        var base: BaseLogitsFile?
+        var statistics = KLDivergenceStatistics()
+        if let klDivergenceBase {
+            if klDivergence {
+                let file = try BaseLogitsFile(path: klDivergenceBase)
+                guard file.tokens == tokens, file.vocabularySize == model.config.vocabSize,
+                      file.context == evaluation.context, file.stride == evaluation.stride else {
+                    throw ValidationError("\(klDivergenceBase) was written for another text, tokenizer, vocabulary or --context/--stride (base: \(file.tokens.count) tokens, n_vocab \(file.vocabularySize), context \(file.context), stride \(file.stride))")
+                }
+                base = file
+            } else {
+                baseWriter = try BaseLogitsWriter(path: klDivergenceBase, vocabularySize: model.config.vocabSize,
+                                                  context: evaluation.context, stride: evaluation.stride,
+                                                  tokens: tokens)
+            }
+        }
+        var position = 0
+        let onScored: ((UnsafeBufferPointer<Float>, Int) throws -> Void)? = klDivergenceBase == nil ? nil : { row, target in
+            if let baseWriter { baseWriter.append(logits: row, target: target) }
+            if let base { statistics.add(base: base.logits(position), quant: row, target: target) }
+            position += 1
+        }
         printError("\(tokens.count) tokens, windows of \(evaluation.context), stride \(evaluation.stride), \(session.pool.threadCount) threads")
         let start = monotonicNanoseconds()
         let result = try evaluation.evaluate(
             session: session, tokens: tokens,
             onScoredLogits: dump.map { handle in { row in handle.write(Data(buffer: row)) } },
+            onScored: onScored,
             onWindow: { running in printError(String(format: "[%d] %.4f", running.windows, running.perplexity)) })
         let seconds = Double(monotonicNanoseconds() - start) / 1e9
         print(String(format: "perplexity: %.4f over %d tokens (%.1f tokens/s)", result.perplexity, result.scoredTokens,
                      Double(result.scoredTokens) / seconds))
+        try baseWriter?.finish()
+        if baseWriter != nil { printError("saved the logits of \(result.scoredTokens) positions to \(klDivergenceBase!)") }
+        if base != nil { print(statistics.report) }
     }
 }

@@ -6,7 +6,7 @@ import Tokenizer
 
 /// Options shared by every command that runs the model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: [.short, .long], help: "Model: a checkpoint directory or a .safetensors file (default: a random-weight gpt2).")
+    @Option(name: [.short, .long], help: "Model: a checkpoint directory, a .safetensors or a .gguf file (default: a random-weight gpt2).")
     var model: String?
 
     @Option(name: [.short, .long], help: "Threads to run on (default: every CPU this process may use).")

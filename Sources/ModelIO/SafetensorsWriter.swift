@@ -114,7 +114,7 @@ public enum SafetensorsWriter {
         return out
     }
 
-    private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         guard var cursor = bytes.baseAddress else { return }
         var remaining = bytes.count
         while remaining > 0 {

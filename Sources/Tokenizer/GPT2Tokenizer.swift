@@ -106,18 +106,42 @@ public final class GPT2Tokenizer: Sendable {
         return data
     }
 
-    private init(vocabJSON: Data, vocabSource: String, merges mergesText: String, mergesSource: String) throws {
-        func vocabError(_ problem: String) -> TokenizerError {
-            .malformedVocabulary(source: vocabSource, problem: problem)
-        }
-
+    private convenience init(vocabJSON: Data, vocabSource: String, merges mergesText: String, mergesSource: String) throws {
         let entries: [(piece: String, id: Int)]
         do {
             entries = try vocabJSON.withUnsafeBytes { try readVocabulary($0.bindMemory(to: UInt8.self)) }
         } catch let error as VocabularyReadError {
-            throw vocabError("not a JSON object of token → id: \(error.problem)")
+            throw TokenizerError.malformedVocabulary(source: vocabSource, problem: "not a JSON object of token → id: \(error.problem)")
         } catch {
-            throw vocabError("\(error)")
+            throw TokenizerError.malformedVocabulary(source: vocabSource, problem: "\(error)")
+        }
+        try self.init(entries: entries, vocabSource: vocabSource, merges: mergesText, mergesSource: mergesSource)
+    }
+
+    /// Builds a tokenizer from the token pieces in id order (vocab.json spellings) and the
+    /// merges in rank order ("left right" each), as a GGUF file's `tokenizer.ggml.tokens` and
+    /// `tokenizer.ggml.merges` hold them. `source` names where they came from, for errors.
+    public convenience init(pieces: [String], merges: [String], source: String) throws {
+        try self.init(entries: pieces.enumerated().map { ($0.element, $0.offset) },
+                      vocabSource: source + " (tokenizer.ggml.tokens)",
+                      merges: merges.joined(separator: "\n"), mergesSource: source + " (tokenizer.ggml.merges)")
+    }
+
+    /// The merges in rank order, spelled "left right" as in merges.txt.
+    public var mergeList: [String] {
+        // Sorted rather than indexed by rank: a pair listed twice keeps one rank, leaving a gap.
+        let ranked: [(rank: Int32, key: UInt64)] = merges.map { ($0.value.rank, $0.key) }
+        let keys: [UInt64] = ranked.sorted { $0.rank < $1.rank }.map { $0.key }
+        return keys.map { key -> String in
+            let left: String = pieces[Int(key >> 32)]
+            let right: String = pieces[Int(key & 0xFFFF_FFFF)]
+            return left + " " + right
+        }
+    }
+
+    private init(entries: [(piece: String, id: Int)], vocabSource: String, merges mergesText: String, mergesSource: String) throws {
+        func vocabError(_ problem: String) -> TokenizerError {
+            .malformedVocabulary(source: vocabSource, problem: problem)
         }
         guard !entries.isEmpty else { throw vocabError("no tokens") }
 

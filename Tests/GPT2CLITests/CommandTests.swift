@@ -50,6 +50,25 @@ struct CommandTests {
         #expect(bytes == (tokens.count - 1) * 50257 * 4)
     }
 
+    @Test func quantizeInspectAndKLDivergence() throws {
+        let m = Self.modelDirectory
+        let out = NSTemporaryDirectory() + "gpt2-cli-" + UUID().uuidString
+        #expect(run(["quantize", m, out + "-f32.gguf", "--type", "f32"]) == nil)
+        #expect(run(["quantize", m, out + "-q8_0.gguf"]) == nil)
+        #expect(run(["quantize", out + "-q8_0.gguf", out + "-f16.gguf", "--type", "f16"]) == nil)
+        #expect(run(["inspect", out + "-q8_0.gguf"]) == nil)
+        #expect(run(["generate", "-m", out + "-q8_0.gguf", "-p", "Hello", "-n", "3", "--temperature", "0"]) == nil)
+        let text = temporaryFile(String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 4))
+        let base = out + ".kld"
+        #expect(run(["perplexity", "-m", out + "-f32.gguf", "-f", text, "--context", "32", "--kl-divergence-base", base]) == nil)
+        #expect(run(["perplexity", "-m", out + "-q8_0.gguf", "-f", text, "--context", "32", "--kl-divergence-base", base, "--kl-divergence"]) == nil)
+        // A different window is a different run: refused, not compared.
+        #expect(run(["perplexity", "-m", out + "-q8_0.gguf", "-f", text, "--context", "16", "--kl-divergence-base", base, "--kl-divergence"])?.contains("was written for another text") == true)
+        #expect(run(["perplexity", "-m", m, "-f", text, "--kl-divergence"])?.contains("--kl-divergence needs --kl-divergence-base") == true)
+        #expect(run(["quantize", m, out + "-x.gguf", "--type", "q4_0"])?.contains("unknown --type \"q4_0\"") == true)
+        #expect(run(["quantize", m + "/absent", out + "-x.gguf"])?.contains("no such file") == true)
+    }
+
     @Test func initRandomWritesALoadableModel() throws {
         let out = NSTemporaryDirectory() + "gpt2-cli-init-" + UUID().uuidString
         #expect(run(["init-random", "--config", "gpt2", "--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--n-positions", "16", "--vocab-size", "300", "--seed", "9", "--out", out]) == nil)

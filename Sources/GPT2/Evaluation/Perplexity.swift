@@ -31,11 +31,13 @@ public struct PerplexityEvaluation {
     }
 
     /// Scores `tokens` with `session`. For every scored token, `onScoredLogits` receives the raw
-    /// logits that predicted it ([V], in order); `onWindow` gets the running result after each
+    /// logits that predicted it ([V], in order), `onScored` the same with the token it predicted;
+    /// `onWindow` gets the running result after each
     /// window.
     public func evaluate(
         session: GPT2Session, tokens: [Int],
         onScoredLogits: ((UnsafeBufferPointer<Float>) throws -> Void)? = nil,
+        onScored: ((_ logits: UnsafeBufferPointer<Float>, _ target: Int) throws -> Void)? = nil,
         onWindow: ((Result) -> Void)? = nil
     ) throws -> Result {
         guard tokens.count >= 2 else {
@@ -55,6 +57,7 @@ public struct PerplexityEvaluation {
             for j in firstTarget..<window.count {
                 let row = UnsafeBufferPointer(rebasing: logits[(j - 1) * V ..< j * V])
                 try onScoredLogits?(row)
+                try onScored?(row, window[j])
                 let lse = logSumExp(row.baseAddress!, count: V)
                 result.negativeLogLikelihood += Double(lse - row[window[j]])
                 result.scoredTokens += 1

@@ -21,8 +21,10 @@ public final class GPT2Model: Sendable {
 
     /// Loads a model from a Hugging Face checkpoint directory (`config.json` + `model.safetensors`)
     /// or from a `.safetensors` file (with `config.json` beside it, or the config inferred from
-    /// the tensor shapes for the four published sizes).
+    /// the tensor shapes for the four published sizes), or from a `.gguf` file (F32, F16 or
+    /// Q8_0; config and tokenizer from its metadata).
     public static func load(path: String) throws -> GPT2Model {
+        if isGGUF(path) { return try load(gguf: path) }
         let files = try ModelFiles(path: path)
         let safetensors = try SafetensorsFile(path: files.weights)
         let config: GPT2Config
@@ -61,8 +63,9 @@ public final class GPT2Model: Sendable {
     }
 
     /// Loads the tokenizer that belongs to the model at `path`: `vocab.json` + `merges.txt` in the
-    /// checkpoint directory (or beside the weights file).
+    /// checkpoint directory (or beside the weights file); for a `.gguf` file, the tokenizer it carries.
     public static func loadTokenizer(path: String) throws -> GPT2Tokenizer {
+        if isGGUF(path) { return try loadTokenizer(gguf: path) }
         let directory = try ModelFiles.directory(of: path)
         let vocab = directory + "/vocab.json", merges = directory + "/merges.txt"
         let missing = [vocab, merges].filter { !FileManager.default.fileExists(atPath: $0) }
@@ -110,7 +113,7 @@ struct ModelFiles {
         }
         if isDirectory.boolValue { return path }
         guard path.hasSuffix(".safetensors") else {
-            throw GPT2Error.modelNotFound(path: path, reason: "expected a checkpoint directory or a .safetensors file")
+            throw GPT2Error.modelNotFound(path: path, reason: "expected a checkpoint directory, a .safetensors file or a .gguf file")
         }
         let folder = (path as NSString).deletingLastPathComponent
         return folder.isEmpty ? "." : folder

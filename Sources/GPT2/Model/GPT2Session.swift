@@ -101,8 +101,8 @@ public final class GPT2Session {
         let first = position
 
         run(.embedding, layer: -1, tokens: T) {
-            embed(a.residual, tokens: tokens, firstPosition: first,
-                  wte: weights.tokenEmbedding, wpe: weights.positionEmbedding, C: C)
+            embedTokens(a.residual, tokens: tokens, firstPosition: first,
+                        table: weights.tokenEmbedding, wpe: weights.positionEmbedding, C: C)
         }
         for (l, w) in weights.blocks.enumerated() {
             run(.ln1, layer: l, tokens: T) {

@@ -17,37 +17,44 @@ public struct BlockWeights: @unchecked Sendable {
 
 /// All parameters of a GPT-2 model, validated against its config.
 public final class GPT2Weights: @unchecked Sendable {
-    public let tokenEmbedding: UnsafePointer<Float>     // wte [V, C]
+    /// wte: V rows of C, fp32 (`.outputMajor`) or Q8_0 (`.q8_0`, a Q8_0 GGUF's token_embd).
+    public let tokenEmbedding: LinearWeight
     public let positionEmbedding: UnsafePointer<Float>  // wpe [P, C]
     public let blocks: [BlockWeights]
     public let finalNormWeight, finalNormBias: UnsafePointer<Float>  // ln_f [C]
     /// The LM head (C → V, rows of C): `lm_head.weight` if the file has its own, else tied to wte.
     public let lmHead: LinearWeight
-    /// Bytes of fp32 parameter storage: mapped views and converted copies.
+    /// Bytes of parameter storage: mapped views and converted copies.
     public let parameterBytes: Int
     /// Keeps the mapping and any converted tensors alive.
-    private let storage: [FloatTensor]
-    /// Other owners of memory the pointers above point into (a quantised copy's source model
-    /// and buffers).
-    private let keepAlive: [AnyObject]
+    private let owners: [AnyObject]
 
-    /// A copy of `base` with other matrices (see `quantized(to:)`).
-    init(base: GPT2Weights, blocks: [BlockWeights], lmHead: LinearWeight, owning buffers: [AnyObject], parameterBytes: Int) {
-        tokenEmbedding = base.tokenEmbedding
-        positionEmbedding = base.positionEmbedding
+    /// Assembles weights whose memory `owners` keep alive (mappings, converted buffers).
+    init(tokenEmbedding: LinearWeight, positionEmbedding: UnsafePointer<Float>, blocks: [BlockWeights],
+         finalNormWeight: UnsafePointer<Float>, finalNormBias: UnsafePointer<Float>, lmHead: LinearWeight,
+         parameterBytes: Int, owners: [AnyObject]) {
+        self.tokenEmbedding = tokenEmbedding
+        self.positionEmbedding = positionEmbedding
         self.blocks = blocks
-        finalNormWeight = base.finalNormWeight
-        finalNormBias = base.finalNormBias
+        self.finalNormWeight = finalNormWeight
+        self.finalNormBias = finalNormBias
         self.lmHead = lmHead
         self.parameterBytes = parameterBytes
-        storage = []
-        keepAlive = [base] + buffers
+        self.owners = owners
+    }
+
+    /// A copy of `base` with other matrices (see `quantized(to:)`).
+    convenience init(base: GPT2Weights, blocks: [BlockWeights], lmHead: LinearWeight, owning buffers: [AnyObject], parameterBytes: Int) {
+        self.init(
+            tokenEmbedding: base.tokenEmbedding, positionEmbedding: base.positionEmbedding, blocks: blocks,
+            finalNormWeight: base.finalNormWeight, finalNormBias: base.finalNormBias, lmHead: lmHead,
+            parameterBytes: parameterBytes, owners: [base] + buffers)
     }
 
     /// Loads every GPT-2 parameter from a safetensors file. Names may carry the `transformer.`
     /// prefix (what transformers writes) or not (OpenAI's published checkpoints); the causal-mask
     /// buffers `h.N.attn.bias` / `h.N.attn.masked_bias` and other extra tensors are ignored.
-    public init(file: SafetensorsFile, config: GPT2Config) throws {
+    public convenience init(file: SafetensorsFile, config: GPT2Config) throws {
         let C = config.nEmbd, I = config.nInner, V = config.vocabSize, P = config.nPositions
         var storage: [FloatTensor] = []
         func tensor(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
@@ -61,9 +68,9 @@ public final class GPT2Weights: @unchecked Sendable {
             storage.append(floats)
             return floats.pointer
         }
-        tokenEmbedding = try tensor("wte.weight", [V, C])
-        positionEmbedding = try tensor("wpe.weight", [P, C])
-        blocks = try (0..<config.nLayer).map { l in
+        let tokenEmbedding = try tensor("wte.weight", [V, C])
+        let positionEmbedding = try tensor("wpe.weight", [P, C])
+        let blocks = try (0..<config.nLayer).map { l in
             let p = "h.\(l)."
             return BlockWeights(
                 ln1Weight: try tensor(p + "ln_1.weight", [C]), ln1Bias: try tensor(p + "ln_1.bias", [C]),
@@ -77,12 +84,13 @@ public final class GPT2Weights: @unchecked Sendable {
                 fcProj: .inputMajor(try tensor(p + "mlp.c_proj.weight", [I, C]), K: I, N: C),
                 fcProjBias: try tensor(p + "mlp.c_proj.bias", [C]))
         }
-        finalNormWeight = try tensor("ln_f.weight", [C])
-        finalNormBias = try tensor("ln_f.bias", [C])
+        let finalNormWeight = try tensor("ln_f.weight", [C])
+        let finalNormBias = try tensor("ln_f.bias", [C])
         let head = file["lm_head.weight"] != nil ? try tensor("lm_head.weight", [V, C]) : tokenEmbedding
-        lmHead = .outputMajor(head, K: C, N: V)
-        self.storage = storage
-        keepAlive = []
-        parameterBytes = storage.reduce(0) { $0 + $1.count * 4 }
+        self.init(
+            tokenEmbedding: .outputMajor(tokenEmbedding, K: C, N: V), positionEmbedding: positionEmbedding,
+            blocks: blocks, finalNormWeight: finalNormWeight, finalNormBias: finalNormBias,
+            lmHead: .outputMajor(head, K: C, N: V),
+            parameterBytes: storage.reduce(0) { $0 + $1.count * 4 }, owners: storage.map(\.owner))
     }
 }

@@ -46,3 +46,24 @@ func linear(
         q8Matmul(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, scratch: scratch, pool: pool)
     }
 }
+
+/// out[t] = wte[tokens[t]] + wpe[firstPosition + t] for a token table stored as rows of C:
+/// fp32 (`.outputMajor`) or Q8_0 (a Q8_0 GGUF's token_embd, dequantized one row at a time).
+func embedTokens(
+    _ out: UnsafeMutablePointer<Float>, tokens: UnsafeBufferPointer<Int>, firstPosition: Int,
+    table: LinearWeight, wpe: UnsafePointer<Float>, C: Int
+) {
+    switch table {
+    case let .outputMajor(wte, _, _):
+        embed(out, tokens: tokens, firstPosition: firstPosition, wte: wte, wpe: wpe, C: C)
+    case let .q8_0(blocks, K, _):
+        let rowBytes = Q8_0.byteCount(K)
+        for t in 0..<tokens.count {
+            let o = out + t * C, p = wpe + (firstPosition + t) * C
+            Q8_0.dequantize(blocks + tokens[t] * rowBytes, into: o, count: C)
+            for i in 0..<C { o[i] += p[i] }
+        }
+    case .inputMajor:
+        preconditionFailure("a token embedding is stored as rows of C, never [C, V]")
+    }
+}

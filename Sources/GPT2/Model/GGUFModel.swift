@@ -1,0 +1,144 @@
+import Foundation
+import Kernels
+import ModelIO
+import Tokenizer
+
+// GPT-2 from a GGUF file, as llama.cpp's convert_hf_to_gguf.py writes it (and `gpt2 quantize`):
+// config from the gpt2.* keys, tensors named token_embd, position_embd, blk.N.*, output_norm
+// (optional output.weight), matrices stored as N rows of K (ne = [K, N]), tokenizer from
+// tokenizer.ggml.tokens + tokenizer.ggml.merges.
+
+extension GPT2Config {
+    /// Reads the hyper-parameters from a GGUF file's `gpt2.*` metadata; the vocabulary size is
+    /// token_embd's row count. Throws `GPT2Error.invalidConfig` naming the file and key.
+    public init(gguf: GGUFFile) throws {
+        func fail(_ why: String) -> GPT2Error { .invalidConfig(source: gguf.path, reason: why) }
+        guard let architecture = gguf[key: "general.architecture"]?.stringValue else {
+            throw fail("no general.architecture string")
+        }
+        guard architecture == "gpt2" else {
+            throw fail("general.architecture is \(architecture.debugDescription), only \"gpt2\" is supported")
+        }
+        func integer(_ key: String, default value: Int? = nil) throws -> Int {
+            guard let raw = gguf[key: key] else {
+                if let value { return value }
+                throw fail("missing key \(key)")
+            }
+            guard let int = raw.intValue else { throw fail("\(key) is \(raw.type), not an integer") }
+            return int
+        }
+        guard let wte = gguf["token_embd.weight"], wte.ne.count == 2 else {
+            throw fail("no 2-D token_embd.weight tensor to take the vocabulary size from")
+        }
+        let nEmbd = try integer("gpt2.embedding_length")
+        var epsilon: Float = 1e-5
+        if let raw = gguf[key: "gpt2.attention.layer_norm_epsilon"] {
+            guard let value = raw.doubleValue else { throw fail("gpt2.attention.layer_norm_epsilon is \(raw.type), not a number") }
+            epsilon = Float(value)
+        }
+        self.init(
+            nLayer: try integer("gpt2.block_count"), nHead: try integer("gpt2.attention.head_count"), nEmbd: nEmbd,
+            nPositions: try integer("gpt2.context_length"), vocabSize: wte.ne[1],
+            nInner: try integer("gpt2.feed_forward_length", default: 4 * nEmbd), layerNormEpsilon: epsilon)
+        try validate(source: gguf.path)
+    }
+}
+
+extension GPT2Weights {
+    /// Loads every GPT-2 parameter from a GGUF file. Vectors and position_embd: F32 (mapped) or
+    /// F16 (converted once). Matrices: F32 → `.outputMajor` in place, F16 → converted once to
+    /// `.outputMajor`, Q8_0 → `.q8_0` in place. Every shape is checked against `config`.
+    public convenience init(gguf: GGUFFile, config: GPT2Config) throws {
+        let C = config.nEmbd, I = config.nInner, V = config.vocabSize, P = config.nPositions
+        let path = gguf.path
+        var owners: [AnyObject] = [gguf.file]
+        var bytes = 0
+        func info(_ name: String, _ ne: [Int]) throws -> GGUFTensorInfo {
+            guard let info = gguf[name] else { throw GPT2Error.invalidModelFile(path: path, problem: "tensor \"\(name)\" is missing") }
+            guard info.ne == ne else {
+                throw GPT2Error.invalidModelFile(path: path, problem: "tensor \"\(name)\" has ne \(info.ne), but the gpt2.* metadata implies \(ne)")
+            }
+            bytes += info.byteRange.count
+            return info
+        }
+        func vector(_ name: String, _ ne: [Int]) throws -> UnsafePointer<Float> {
+            let tensor = try info(name, ne)
+            guard tensor.type == .f32 || tensor.type == .f16 else {
+                throw GPT2Error.invalidModelFile(path: path, problem: "tensor \"\(name)\" has type \(tensor.type); only F32 and F16 are supported for it")
+            }
+            let floats = try gguf.floats(tensor)
+            if !floats.isMappedView { owners.append(floats.owner); bytes += 2 * floats.count }
+            return floats.pointer
+        }
+        /// N rows of K.
+        func matrix(_ name: String, K: Int, N: Int) throws -> LinearWeight {
+            let tensor = try info(name, [K, N])
+            switch tensor.type {
+            case .f32, .f16:
+                let floats = try gguf.floats(tensor)
+                if !floats.isMappedView { owners.append(floats.owner); bytes += 2 * floats.count }
+                return .outputMajor(floats.pointer, K: K, N: N)
+            case .q8_0:
+                return .q8_0(gguf.rawBytes(of: tensor).baseAddress!, K: K, N: N)
+            default:
+                throw GPT2Error.invalidModelFile(path: path, problem: "tensor \"\(name)\" has type \(tensor.type); only F32, F16 and Q8_0 are supported")
+            }
+        }
+        let tokenEmbedding = try matrix("token_embd.weight", K: C, N: V)
+        let positionEmbedding = try vector("position_embd.weight", [C, P])
+        let blocks = try (0..<config.nLayer).map { l in
+            let p = "blk.\(l)."
+            return BlockWeights(
+                ln1Weight: try vector(p + "attn_norm.weight", [C]), ln1Bias: try vector(p + "attn_norm.bias", [C]),
+                qkv: try matrix(p + "attn_qkv.weight", K: C, N: 3 * C), qkvBias: try vector(p + "attn_qkv.bias", [3 * C]),
+                attnProj: try matrix(p + "attn_output.weight", K: C, N: C), attnProjBias: try vector(p + "attn_output.bias", [C]),
+                ln2Weight: try vector(p + "ffn_norm.weight", [C]), ln2Bias: try vector(p + "ffn_norm.bias", [C]),
+                fc: try matrix(p + "ffn_up.weight", K: C, N: I), fcBias: try vector(p + "ffn_up.bias", [I]),
+                fcProj: try matrix(p + "ffn_down.weight", K: I, N: C), fcProjBias: try vector(p + "ffn_down.bias", [C]))
+        }
+        let finalNormWeight = try vector("output_norm.weight", [C])
+        let finalNormBias = try vector("output_norm.bias", [C])
+        let lmHead = gguf["output.weight"] != nil ? try matrix("output.weight", K: C, N: V) : tokenEmbedding
+        self.init(tokenEmbedding: tokenEmbedding, positionEmbedding: positionEmbedding, blocks: blocks,
+                  finalNormWeight: finalNormWeight, finalNormBias: finalNormBias, lmHead: lmHead,
+                  parameterBytes: bytes, owners: owners)
+    }
+}
+
+extension GPT2Model {
+    /// Whether `path` names a GGUF file (by extension).
+    public static func isGGUF(_ path: String) -> Bool {
+        path.lowercased().hasSuffix(".gguf")
+    }
+
+    /// Loads a GPT-2 GGUF file (F32, F16 or Q8_0 tensors).
+    public static func load(gguf path: String) throws -> GPT2Model {
+        let gguf = try openGGUF(path)
+        let config = try GPT2Config(gguf: gguf)
+        let weights = try GPT2Weights(gguf: gguf, config: config)
+        return GPT2Model(config: config, weights: weights, weightsPath: path,
+                         storageType: gguf["token_embd.weight"]!.type.name.lowercased())
+    }
+
+    /// The tokenizer a GGUF file carries (`tokenizer.ggml.model` = gpt2, its tokens and merges).
+    public static func loadTokenizer(gguf path: String) throws -> GPT2Tokenizer {
+        try tokenizer(from: openGGUF(path))
+    }
+
+    static func openGGUF(_ path: String) throws -> GGUFFile {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw GPT2Error.modelNotFound(path: path, reason: "no such file or directory")
+        }
+        return try GGUFFile(path: path)
+    }
+
+    /// Builds the GPT-2 tokenizer from a GGUF file's tokenizer.ggml.* metadata.
+    public static func tokenizer(from gguf: GGUFFile) throws -> GPT2Tokenizer {
+        func fail(_ why: String) -> GPT2Error { .invalidModelFile(path: gguf.path, problem: why) }
+        guard let model = gguf[key: "tokenizer.ggml.model"]?.stringValue else { throw fail("no tokenizer.ggml.model: the file carries no tokenizer") }
+        guard model == "gpt2" else { throw fail("tokenizer.ggml.model is \(model.debugDescription); only the \"gpt2\" byte-level BPE is supported") }
+        guard let tokens = gguf[key: "tokenizer.ggml.tokens"]?.stringArray else { throw fail("tokenizer.ggml.tokens is missing or not an array of strings") }
+        guard let merges = gguf[key: "tokenizer.ggml.merges"]?.stringArray else { throw fail("tokenizer.ggml.merges is missing or not an array of strings") }
+        return try GPT2Tokenizer(pieces: tokens, merges: merges, source: gguf.path)
+    }
+}

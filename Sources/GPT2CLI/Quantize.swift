@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import GPT2
+import Runtime
+
+struct Quantize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a model as GGUF v3 (Q8_0, F16 or F32), loadable here and by llama.cpp.",
+        discussion: """
+            IN is a Hugging Face checkpoint (directory or .safetensors) or a GGUF file. OUT gets \
+            llama.cpp's GPT-2 metadata, tensor names and tokenizer. --type applies to every \
+            matmul weight, token_embd (also the LM head) included; position_embd, norms and \
+            biases stay F32.
+            """)
+
+    @Argument(help: "Input model: a checkpoint directory, a .safetensors file or a .gguf file.")
+    var input: String
+
+    @Argument(help: "Output .gguf file.")
+    var output: String
+
+    @Option(help: "Matrix storage: q8_0, f16 or f32.")
+    var type: String = "q8_0"
+
+    @Option(help: "general.name (default: the input's file name).")
+    var name: String?
+
+    func validate() throws {
+        guard GGUFExport.TensorType(rawValue: type) != nil else {
+            throw ValidationError("unknown --type \"\(type)\"; expected q8_0, f16 or f32")
+        }
+    }
+
+    func run() throws {
+        let target = GGUFExport.TensorType(rawValue: type)!
+        let start = monotonicNanoseconds()
+        let model = try GPT2Model.load(path: input)
+        let tokenizer = try GPT2Model.loadTokenizer(path: input)
+        let loaded = monotonicNanoseconds()
+        let modelName = name ?? ((input as NSString).lastPathComponent as NSString).deletingPathExtension
+        let report = try GGUFExport.write(model: model, tokenizer: tokenizer, name: modelName, type: target, to: output)
+        let end = monotonicNanoseconds()
+        let inputBytes = (try? FileManager.default.attributesOfItem(atPath: model.weightsPath)[.size] as? Int) ?? 0
+        func mb(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
+        printError("\(input) (\(model.storageType), \(mb(inputBytes))) → \(output) (\(type), \(mb(report.bytesWritten)))")
+        printError("\(report.tensors) tensors: \(type == "f32" ? "all f32" : "\(report.converted) matrices \(type), the rest f32")"
+            + (report.fallbacks.isEmpty ? "" : ", \(report.fallbacks.count) as f16 (rows not a multiple of 32): \(report.fallbacks.joined(separator: ", "))"))
+        printError("load \(formatDuration(nanoseconds: loaded - start)), convert + write \(formatDuration(nanoseconds: end - loaded))")
+    }
+}

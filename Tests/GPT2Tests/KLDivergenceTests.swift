@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+@testable import GPT2
+
+/// The llama-perplexity style statistics on hand-computed logits.
+struct KLDivergenceTests {
+    func add(_ stats: inout KLDivergenceStatistics, _ base: [Float], _ quant: [Float], _ target: Int) {
+        base.withUnsafeBufferPointer { b in quant.withUnsafeBufferPointer { q in stats.add(base: b, quant: q, target: target) } }
+    }
+
+    @Test func identicalLogitsDoNotDiverge() {
+        var stats = KLDivergenceStatistics()
+        add(&stats, [1, 2, 3, -1], [1, 2, 3, -1], 2)
+        add(&stats, [0, 5, 0, 0], [0, 5, 0, 0], 0)
+        #expect(stats.count == 2)
+        #expect(stats.meanKLDivergence == 0 && stats.klDivergenceQuantile(0.99) == 0)
+        #expect(abs(stats.perplexityRatio - 1) < 1e-12 && stats.sameTopShare == 1 && stats.rmsDeltaP == 0)
+    }
+
+    @Test func twoTokenDistributionsMatchTheFormulas() {
+        // base p = (1/2, 1/2); quant q = (3/4, 1/4); the next token is 1.
+        var stats = KLDivergenceStatistics()
+        add(&stats, [0, 0], [Float(log(3.0)), 0], 1)
+        let kl = 0.5 * log(0.5 / 0.75) + 0.5 * log(0.5 / 0.25)
+        #expect(abs(stats.meanKLDivergence - kl) < 1e-6)
+        #expect(abs(stats.basePerplexity - 2) < 1e-6 && abs(stats.quantPerplexity - 4) < 1e-5)
+        #expect(abs(stats.perplexityRatio - 2) < 1e-5)
+        #expect(abs(stats.rmsDeltaP - 0.25) < 1e-6)
+        #expect(stats.sameTopShare == 1)  // both rank token 0 first (a tie in the base goes to the lower id)
+        // The top token changes, and shift-invariance: adding a constant to logits changes nothing.
+        add(&stats, [10, 11], [12, 10], 0)
+        #expect(stats.sameTopCount == 1 && stats.sameTopShare == 0.5)
+    }
+
+    @Test func quantileInterpolatesBetweenSortedDivergences() {
+        var stats = KLDivergenceStatistics()
+        // Divergences grow with the gap between base and quant logits.
+        for gap in [0, 1, 2, 3, 4] as [Float] { add(&stats, [0, 0], [gap, 0], 0) }
+        let sorted = stats.divergences.sorted()
+        #expect(stats.divergences == sorted)
+        #expect(stats.klDivergenceQuantile(0) == sorted[0] && stats.klDivergenceQuantile(1) == sorted[4])
+        #expect(abs(stats.klDivergenceQuantile(0.5) - sorted[2]) < 1e-15)
+        #expect(abs(stats.klDivergenceQuantile(0.99) - (sorted[3] + 0.96 * (sorted[4] - sorted[3]))) < 1e-12)
+    }
+
+    @Test func baseLogitsFileRoundTripsAndRejectsGarbage() throws {
+        let path = NSTemporaryDirectory() + "gpt2-kld-" + UUID().uuidString
+        let writer = try BaseLogitsWriter(path: path, vocabularySize: 3, context: 8, stride: 4, tokens: [5, 6, 7])
+        [Float(1), 2, 3].withUnsafeBufferPointer { writer.append(logits: $0, target: 2) }
+        [Float(4), 5, 6].withUnsafeBufferPointer { writer.append(logits: $0, target: 0) }
+        try writer.finish()
+        let file = try BaseLogitsFile(path: path)
+        #expect(file.tokens == [5, 6, 7] && file.targets == [2, 0] && file.context == 8 && file.stride == 4)
+        #expect(Array(file.logits(1)) == [4, 5, 6])
+
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes.removeLast()
+        try bytes.write(to: URL(fileURLWithPath: path))
+        #expect(throws: (any Error).self) { try BaseLogitsFile(path: path) }
+        let text = (try? BaseLogitsFile(path: path)).map { _ in "" } ?? { do { _ = try BaseLogitsFile(path: path); return "" } catch { return "\(error)" } }()
+        #expect(text.contains("its header implies"), "\(text)")
+        try Data("not a logits file at all, no".utf8 + [UInt8](repeating: 0, count: 20)).write(to: URL(fileURLWithPath: path))
+        #expect({ do { _ = try BaseLogitsFile(path: path); return "" } catch { return "\(error)" } }().contains("bad magic"))
+
+        let outOfRange = try BaseLogitsWriter(path: path, vocabularySize: 3, context: 8, stride: 4, tokens: [5, 6])
+        [Float(1), 2, 3].withUnsafeBufferPointer { outOfRange.append(logits: $0, target: 7) }
+        try outOfRange.finish()
+        #expect({ do { _ = try BaseLogitsFile(path: path); return "" } catch { return "\(error)" } }().contains("target token 7 is outside the vocabulary"))
+    }
+}
