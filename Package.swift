@@ -36,6 +36,9 @@ let package = Package(
     products: [
         .executable(name: "gpt2", targets: ["GPT2CLI"]),
         .library(name: "GPT2", targets: ["GPT2"]),
+        // For the micro-benchmarks in Benchmarks/ (a separate package that depends on this one).
+        .library(name: "Runtime", targets: ["Runtime"]),
+        .library(name: "Kernels", targets: ["Kernels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

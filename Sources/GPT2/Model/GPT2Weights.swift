@@ -1,4 +1,6 @@
+import Kernels
 import ModelIO
+import Runtime
 
 /// The parameters of one transformer block: vectors as fp32 pointers into mapped or owned
 /// storage, matrices as `LinearWeight`s.
@@ -19,22 +21,30 @@ public struct BlockWeights: @unchecked Sendable {
 public final class GPT2Weights: @unchecked Sendable {
     public let tokenEmbedding: UnsafePointer<Float>     // wte [V, C]
     public let positionEmbedding: UnsafePointer<Float>  // wpe [P, C]
-    public let blocks: [BlockWeights]
+    public private(set) var blocks: [BlockWeights]
     public let finalNormWeight, finalNormBias: UnsafePointer<Float>  // ln_f [C]
     /// The LM head (C → V, rows of C): `lm_head.weight` if the file has its own, else tied to wte.
-    public let lmHead: LinearWeight
+    public private(set) var lmHead: LinearWeight
     /// Bytes of fp32 parameter storage: mapped views and converted copies.
     public let parameterBytes: Int
     /// Keeps the mapping and any converted tensors alive.
     private let storage: [FloatTensor]
+    /// The packed copies of every matrix (nil when loaded unpacked).
+    private var packedStorage: HugePageBuffer<Float>?
 
     /// Loads every GPT-2 parameter from a safetensors file. Names may carry the `transformer.`
     /// prefix (what transformers writes) or not (OpenAI's published checkpoints); the causal-mask
     /// buffers `h.N.attn.bias` / `h.N.attn.masked_bias` and other extra tensors are ignored.
-    public init(file: SafetensorsFile, config: GPT2Config) throws {
+    ///
+    /// With `pack` (the default) every matrix, the LM head included, is copied once into the
+    /// packed layout (`LinearWeight.packed`, huge pages) and the mapped originals are released
+    /// from memory, so the resident weights stay about the size of the fp32 checkpoint.
+    public init(file: SafetensorsFile, config: GPT2Config, pack: Bool = true) throws {
         let C = config.nEmbd, I = config.nInner, V = config.vocabSize, P = config.nPositions
         var storage: [FloatTensor] = []
-        func tensor(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
+        /// Matrices that are only needed until they are packed.
+        var transient: [FloatTensor] = []
+        func tensor(_ name: String, _ shape: [Int], matrix: Bool = false) throws -> UnsafePointer<Float> {
             guard let info = file["transformer." + name] ?? file[name] else {
                 throw GPT2Error.missingTensor(file: file.file.path, name: name)
             }
@@ -42,7 +52,7 @@ public final class GPT2Weights: @unchecked Sendable {
                 throw GPT2Error.tensorShape(file: file.file.path, name: info.name, expected: shape, actual: info.shape)
             }
             let floats = try file.floats(info)
-            storage.append(floats)
+            if matrix && pack { transient.append(floats) } else { storage.append(floats) }
             return floats.pointer
         }
         tokenEmbedding = try tensor("wte.weight", [V, C])
@@ -51,21 +61,57 @@ public final class GPT2Weights: @unchecked Sendable {
             let p = "h.\(l)."
             return BlockWeights(
                 ln1Weight: try tensor(p + "ln_1.weight", [C]), ln1Bias: try tensor(p + "ln_1.bias", [C]),
-                qkv: .inputMajor(try tensor(p + "attn.c_attn.weight", [C, 3 * C]), K: C, N: 3 * C),
+                qkv: .inputMajor(try tensor(p + "attn.c_attn.weight", [C, 3 * C], matrix: true), K: C, N: 3 * C),
                 qkvBias: try tensor(p + "attn.c_attn.bias", [3 * C]),
-                attnProj: .inputMajor(try tensor(p + "attn.c_proj.weight", [C, C]), K: C, N: C),
+                attnProj: .inputMajor(try tensor(p + "attn.c_proj.weight", [C, C], matrix: true), K: C, N: C),
                 attnProjBias: try tensor(p + "attn.c_proj.bias", [C]),
                 ln2Weight: try tensor(p + "ln_2.weight", [C]), ln2Bias: try tensor(p + "ln_2.bias", [C]),
-                fc: .inputMajor(try tensor(p + "mlp.c_fc.weight", [C, I]), K: C, N: I),
+                fc: .inputMajor(try tensor(p + "mlp.c_fc.weight", [C, I], matrix: true), K: C, N: I),
                 fcBias: try tensor(p + "mlp.c_fc.bias", [I]),
-                fcProj: .inputMajor(try tensor(p + "mlp.c_proj.weight", [I, C]), K: I, N: C),
+                fcProj: .inputMajor(try tensor(p + "mlp.c_proj.weight", [I, C], matrix: true), K: I, N: C),
                 fcProjBias: try tensor(p + "mlp.c_proj.bias", [C]))
         }
         finalNormWeight = try tensor("ln_f.weight", [C])
         finalNormBias = try tensor("ln_f.bias", [C])
-        let head = file["lm_head.weight"] != nil ? try tensor("lm_head.weight", [V, C]) : tokenEmbedding
+        let head = file["lm_head.weight"] != nil ? try tensor("lm_head.weight", [V, C], matrix: true) : tokenEmbedding
         lmHead = .outputMajor(head, K: C, N: V)
         self.storage = storage
-        parameterBytes = storage.reduce(0) { $0 + $1.count * 4 }
+        parameterBytes = (storage + transient).reduce(0) { $0 + $1.count * 4 }
+        if pack {
+            packMatrices()
+            // The packed copies replace the originals: drop the mapped pages (views) from this
+            // process's memory; converted copies in `transient` are freed on return. wte stays
+            // mapped for the embedding lookup, which touches only the rows of tokens seen.
+            for t in transient + storage where t.isMappedView && t.shape.count == 2 {
+                releaseMappedPages(UnsafeRawPointer(t.pointer), bytes: t.count * 4)
+            }
+        }
+    }
+
+    /// Copies every matrix into one huge-page buffer in the packed layout and points the
+    /// `LinearWeight`s at it.
+    private func packMatrices() {
+        let matrices = blocks.flatMap { [$0.qkv, $0.attnProj, $0.fc, $0.fcProj] } + [lmHead]
+        let total = matrices.reduce(0) { $0 + packedCount(K: $1.inputs, N: $1.outputs) }
+        let buffer = HugePageBuffer<Float>(count: total)
+        var offset = 0
+        func packed(_ weight: LinearWeight) -> LinearWeight {
+            let dst = buffer.pointer + offset
+            switch weight {
+            case let .inputMajor(w, K, N): packInputMajor(dst, w, K: K, N: N)
+            case let .outputMajor(w, K, N): packOutputMajor(dst, w, K: K, N: N)
+            case .packed: return weight
+            }
+            offset += packedCount(K: weight.inputs, N: weight.outputs)
+            return .packed(UnsafePointer(dst), K: weight.inputs, N: weight.outputs)
+        }
+        for l in blocks.indices {
+            blocks[l].qkv = packed(blocks[l].qkv)
+            blocks[l].attnProj = packed(blocks[l].attnProj)
+            blocks[l].fc = packed(blocks[l].fc)
+            blocks[l].fcProj = packed(blocks[l].fcProj)
+        }
+        lmHead = packed(lmHead)
+        packedStorage = buffer
     }
 }

@@ -9,13 +9,21 @@ public enum LinearWeight: @unchecked Sendable {
     case inputMajor(UnsafePointer<Float>, K: Int, N: Int)
     /// fp32, row-major [N, K]: one row per output — the tied LM head (wte) and GGUF files.
     case outputMajor(UnsafePointer<Float>, K: Int, N: Int)
+    /// fp32 packed at load in panels of 32 outputs × all K ([⌈N/32⌉, K, 32], see
+    /// `packInputMajor`): one sequential stream per thread for decode, the micro-kernel's
+    /// operand layout for prefill.
+    case packed(UnsafePointer<Float>, K: Int, N: Int)
 
     public var inputs: Int {
-        switch self { case let .inputMajor(_, K, _), let .outputMajor(_, K, _): return K }
+        switch self {
+        case let .inputMajor(_, K, _), let .outputMajor(_, K, _), let .packed(_, K, _): return K
+        }
     }
 
     public var outputs: Int {
-        switch self { case let .inputMajor(_, _, N), let .outputMajor(_, _, N): return N }
+        switch self {
+        case let .inputMajor(_, _, N), let .outputMajor(_, _, N), let .packed(_, _, N): return N
+        }
     }
 
     /// Bytes of weight data a forward pass streams (for bandwidth figures).
@@ -33,5 +41,7 @@ func linear(
         matmul(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, pool: pool)
     case let .outputMajor(w, K, N):
         matmulTransposed(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, pool: pool)
+    case let .packed(w, K, N):
+        matmulPacked(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, pool: pool)
     }
 }
