@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "Profiling", dependencies: ["GPT2", "Runtime", "Kernels"], swiftSettings: hotCodeFlags),
         .executableTarget(
             name: "GPT2CLI",
-            dependencies: ["GPT2", "Profiling", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["GPT2", "Profiling", "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], swiftSettings: cpuFlags),

@@ -31,7 +31,9 @@ public final class GPT2Model: Sendable {
         } else {
             config = try inferConfig(from: safetensors)
         }
-        let weights = try GPT2Weights(file: safetensors, config: config)
+        // GPT2_PACK_WEIGHTS=0 keeps the checkpoint layouts (for A/B measurements of packing).
+        let pack = ProcessInfo.processInfo.environment["GPT2_PACK_WEIGHTS"] != "0"
+        let weights = try GPT2Weights(file: safetensors, config: config, pack: pack)
         let wte = safetensors["transformer.wte.weight"] ?? safetensors["wte.weight"]
         return GPT2Model(
             config: config, weights: weights, weightsPath: files.weights,
