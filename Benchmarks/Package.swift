@@ -18,7 +18,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: ".."),
-        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        // Not the "MallocInterposer" trait: with it package-benchmark does `import Runtime` (the
+        // Swift runtime module), which our own `Runtime` module shadows ("missing required module
+        // 'CNuma'"). Malloc counting is not needed for these kernels (they do not allocate).
+        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: []),
     ],
     targets: [
         .executableTarget(
@@ -31,6 +34,17 @@ let package = Package(
             path: "Benchmarks/KernelBenchmarks",
             swiftSettings: cpuFlags + [.unsafeFlags(["-Ounchecked"])],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        // Plain fallback (no package-benchmark): prints GB/s and GFLOP/s, old vs packed kernels
+        // interleaved. `swift run -c release --package-path Benchmarks KernelThroughput`
+        .executableTarget(
+            name: "KernelThroughput",
+            dependencies: [
+                .product(name: "Kernels", package: root),
+                .product(name: "Runtime", package: root),
+            ],
+            path: "Benchmarks/KernelThroughput",
+            swiftSettings: cpuFlags + [.unsafeFlags(["-Ounchecked"])]
         ),
     ]
 )

@@ -78,19 +78,18 @@ public final class GPT2Weights: @unchecked Sendable {
         self.storage = storage
         parameterBytes = (storage + transient).reduce(0) { $0 + $1.count * 4 }
         if pack {
-            packMatrices()
-            // The packed copies replace the originals: drop the mapped pages (views) from this
-            // process's memory; converted copies in `transient` are freed on return. wte stays
-            // mapped for the embedding lookup, which touches only the rows of tokens seen.
-            for t in transient + storage where t.isMappedView && t.shape.count == 2 {
-                releaseMappedPages(UnsafeRawPointer(t.pointer), bytes: t.count * 4)
-            }
+            // The packed copies replace the originals: each matrix's mapped pages (views) leave
+            // this process's memory as soon as it is packed, so that the peak stays near one
+            // copy; converted copies in `transient` are freed on return. wte stays mapped for
+            // the embedding lookup, which brings back only the rows of tokens seen.
+            let mapped = Set((transient + storage).filter(\.isMappedView).map(\.pointer))
+            packMatrices(releasing: mapped)
         }
     }
 
     /// Copies every matrix into one huge-page buffer in the packed layout and points the
     /// `LinearWeight`s at it.
-    private func packMatrices() {
+    private func packMatrices(releasing mapped: Set<UnsafePointer<Float>>) {
         let matrices = blocks.flatMap { [$0.qkv, $0.attnProj, $0.fc, $0.fcProj] } + [lmHead]
         let total = matrices.reduce(0) { $0 + packedCount(K: $1.inputs, N: $1.outputs) }
         let buffer = HugePageBuffer<Float>(count: total)
@@ -98,8 +97,9 @@ public final class GPT2Weights: @unchecked Sendable {
         func packed(_ weight: LinearWeight) -> LinearWeight {
             let dst = buffer.pointer + offset
             switch weight {
-            case let .inputMajor(w, K, N): packInputMajor(dst, w, K: K, N: N)
-            case let .outputMajor(w, K, N): packOutputMajor(dst, w, K: K, N: N)
+            case let .inputMajor(w, K, N), let .outputMajor(w, K, N):
+                if case .inputMajor = weight { packInputMajor(dst, w, K: K, N: N) } else { packOutputMajor(dst, w, K: K, N: N) }
+                if mapped.contains(w) { releaseMappedPages(UnsafeRawPointer(w), bytes: K * N * 4) }
             case .packed: return weight
             }
             offset += packedCount(K: weight.inputs, N: weight.outputs)
