@@ -77,6 +77,9 @@ let package = Package(
     products: [
         .executable(name: "gpt2", targets: ["GPT2CLI"]),
         .library(name: "GPT2", targets: ["GPT2"]),
+        // For the micro-benchmarks in Benchmarks/ (a separate package that depends on this one).
+        .library(name: "Runtime", targets: ["Runtime"]),
+        .library(name: "Kernels", targets: ["Kernels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -104,7 +107,7 @@ let package = Package(
         .target(name: "Profiling", dependencies: ["GPT2", "Runtime", "Kernels"], swiftSettings: hotCodeFlags + int8Flags),
         .executableTarget(
             name: "GPT2CLI",
-            dependencies: ["GPT2", "Profiling", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["GPT2", "Profiling", "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], swiftSettings: cpuFlags),

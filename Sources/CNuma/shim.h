@@ -4,12 +4,15 @@
 #ifndef GPT2_CNUMA_SHIM_H
 #define GPT2_CNUMA_SHIM_H
 #include <numa.h>
+#include <numaif.h>
 #include <pthread.h>
 #include <stddef.h>
 
 // glibc's own functions, declared under private names with a byte-mask argument.
 int gpt2_sched_getaffinity_(int pid, size_t size, unsigned char *mask) __asm__("sched_getaffinity");
 int gpt2_pthread_setaffinity_np_(pthread_t thread, size_t size, const unsigned char *mask) __asm__("pthread_setaffinity_np");
+
+int gpt2_sched_getcpu(void) __asm__("sched_getcpu");  // the CPU the caller runs on, or -1
 
 enum { GPT2_CPU_MASK_BYTES = 128 };  // 1024 CPUs, glibc's CPU_SETSIZE
 

@@ -63,7 +63,7 @@ struct Generate: ParsableCommand {
             throw GPT2Error.contextOverflow(needed: prompt.count, limit: model.config.nPositions)
         }
         let seed = self.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
-        let generator = Generator(model: model, tokenizer: tokenizer, threads: modelOptions.threads)
+        let generator = Generator(model: model, tokenizer: tokenizer, threads: modelOptions.threads, numa: modelOptions.numa)
         let c = model.config
         printError("model: \(path) (\(c.nLayer) layers, \(c.nEmbd) dims, \(c.nHead) heads, \(model.storageType)), loaded in \(formatDuration(nanoseconds: loadTime))")
         printError("threads: \(generator.session.pool.threadCount), seed: \(seed), prompt: \(prompt.count) tokens")

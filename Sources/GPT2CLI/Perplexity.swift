@@ -46,7 +46,7 @@ struct Perplexity: ParsableCommand {
         let tokens = tokenizer.encode(text)
         let window = context ?? model.config.nPositions
         let evaluation = try PerplexityEvaluation(context: window, stride: stride ?? window, modelContext: model.config.nPositions)
-        let session = GPT2Session(model: model, threads: modelOptions.threads)
+        let session = GPT2Session(model: model, threads: modelOptions.threads, numa: modelOptions.numa)
 
         var dump: FileHandle?
         if let dumpLogits {

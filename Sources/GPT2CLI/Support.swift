@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GPT2
 import Profiling
+import Runtime
 import Tokenizer
 
 /// Options shared by every command that runs the model.
@@ -11,6 +12,9 @@ struct ModelOptions: ParsableArguments {
 
     @Option(name: [.short, .long], help: "Threads to run on (default: every CPU this process may use).")
     var threads: Int?
+
+    @Option(help: "NUMA: off (no pinning), distribute (threads round-robin over nodes, each thread's weights on its node), isolate (only the current node's CPUs).")
+    var numa: NumaStrategy = .off
 
     func validate() throws {
         if let threads, threads < 1 || threads > 1024 {
@@ -72,3 +76,5 @@ func formatDuration(nanoseconds: UInt64) -> String {
     let ms = Double(nanoseconds) / 1e6
     return ms >= 1000 ? String(format: "%.2f s", ms / 1000) : String(format: "%.1f ms", ms)
 }
+
+extension NumaStrategy: ExpressibleByArgument {}

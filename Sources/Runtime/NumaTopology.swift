@@ -7,8 +7,14 @@ import CNuma
 public struct NumaTopology: Sendable, Equatable {
     /// `cpusByNode[n]` = CPU ids of node `n` (nodes without CPUs are omitted).
     public var cpusByNode: [[Int]]
+    /// libnuma's id of each node in `cpusByNode` (default: 0, 1, …).
+    public var nodeIDs: [Int]
 
-    public init(cpusByNode: [[Int]]) { self.cpusByNode = cpusByNode }
+    public init(cpusByNode: [[Int]], nodeIDs: [Int]? = nil) {
+        self.cpusByNode = cpusByNode
+        self.nodeIDs = nodeIDs ?? Array(cpusByNode.indices)
+        precondition(self.nodeIDs.count == cpusByNode.count)
+    }
 
     public var nodeCount: Int { cpusByNode.count }
 
@@ -19,15 +25,15 @@ public struct NumaTopology: Sendable, Equatable {
         guard numa_available() >= 0 else { return fallback }
         let maxNode = Int(numa_max_node())
         let maxCPU = Int(numa_num_configured_cpus())
-        var nodes: [[Int]] = []
+        var nodes: [[Int]] = [], ids: [Int] = []
         for node in 0...maxNode {
             guard let mask = numa_allocate_cpumask() else { return fallback }
             defer { numa_free_cpumask(mask) }
             guard numa_node_to_cpus(Int32(node), mask) == 0 else { continue }
             let cpus = (0..<maxCPU).filter { numa_bitmask_isbitset(mask, UInt32($0)) != 0 && allowed.contains($0) }
-            if !cpus.isEmpty { nodes.append(cpus) }
+            if !cpus.isEmpty { nodes.append(cpus); ids.append(node) }
         }
-        return nodes.isEmpty ? fallback : NumaTopology(cpusByNode: nodes)
+        return nodes.isEmpty ? fallback : NumaTopology(cpusByNode: nodes, nodeIDs: ids)
     }
 
     /// CPUs for `threadCount` threads, filling node after node (thread i of a node stays on

@@ -113,9 +113,14 @@ struct ModelLoadingTests {
             }
         }
         let model = try GPT2Model.load(path: dir + "/with-head.safetensors")
-        guard case let .outputMajor(head, K, N) = model.weights.lmHead else { Issue.record("LM head is not [V, C]"); return }
-        guard case let .outputMajor(wte, _, _) = model.weights.tokenEmbedding else { Issue.record("wte is not rows of C"); return }
+        // Loaded as is, the head is its own [V, C] tensor; packed (the default), a copy of it.
+        let file = try SafetensorsFile(path: dir + "/with-head.safetensors")
+        let unpacked = try GPT2Weights(file: file, config: model.config, pack: false)
+        guard case let .outputMajor(head, K, N) = unpacked.lmHead else { Issue.record("LM head is not [V, C]"); return }
+        guard case let .outputMajor(wte, _, _) = unpacked.tokenEmbedding else { Issue.record("wte is not rows of C"); return }
         #expect(head != wte && K == 32 && N == 100)
         #expect(head[0] == 0.5)
+        guard case let .packed(packedHead, PK, PN) = model.weights.lmHead else { Issue.record("LM head is not packed"); return }
+        #expect(PK == 32 && PN == 100 && packedHead[0] == 0.5 && packedHead[1] == 0.5)
     }
 }

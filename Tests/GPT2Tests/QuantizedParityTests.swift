@@ -31,7 +31,9 @@ struct QuantizedParityTests {
 
     @Test("Q8_0 decode, one token at a time, equals Q8_0 prefill", arguments: ParityTests.cases)
     func decodeEqualsPrefill(_ c: ParityTests.Case) throws {
-        let model = try GPT2Model.load(path: c.directory).quantized(to: .q8_0)
+        // Unpacked: the fp32 matrices left (K not a multiple of 32) then run kernels that give
+        // bit-identical sums for any M, so any difference would come from the int8 kernels.
+        let model = try GPT2Model.load(path: c.directory, packWeights: false).quantized(to: .q8_0)
         let V = model.config.vocabSize
         let prefillSession = GPT2Session(model: model, threads: 2)
         let prefill = Array(try prefillSession.evaluate(c.tokens, logits: .all))  // copied while the session lives

@@ -55,10 +55,10 @@ public final class Generator {
     public let tokenizer: GPT2Tokenizer
     public let session: GPT2Session
 
-    public init(model: GPT2Model, tokenizer: GPT2Tokenizer, threads: Int? = nil) {
+    public init(model: GPT2Model, tokenizer: GPT2Tokenizer, threads: Int? = nil, numa: NumaStrategy = .off) {
         self.model = model
         self.tokenizer = tokenizer
-        session = GPT2Session(model: model, threads: threads)
+        session = GPT2Session(model: model, threads: threads, numa: numa)
     }
 
     /// Generates a continuation of `prompt`, calling `onToken` for every new token; return false

@@ -125,7 +125,7 @@ public enum GGUFExport {
         }
         vector("output_norm.weight", w.finalNormWeight, ne: [C])
         vector("output_norm.bias", w.finalNormBias, ne: [C])
-        if !sameStorage(w.lmHead, w.tokenEmbedding) { matrix("output.weight", w.lmHead) }
+        if !w.lmHeadIsTied { matrix("output.weight", w.lmHead) }
 
         try withExtendedLifetime((model, buffers)) {
             try GGUFWriter.write(metadata: metadata(config: c, tokenizer: tokenizer, name: name, type: type),
@@ -137,14 +137,6 @@ public enum GGUFExport {
     }
 
     /// Whether two weights are the same memory (a tied LM head).
-    static func sameStorage(_ a: LinearWeight, _ b: LinearWeight) -> Bool {
-        switch (a, b) {
-        case let (.outputMajor(x, _, _), .outputMajor(y, _, _)): return x == y
-        case let (.q8_0(x, _, _), .q8_0(y, _, _)): return x == y
-        default: return false
-        }
-    }
-
     /// The matrix as fp32 rows of its K inputs ([N, K]): a view for `.outputMajor`, else a
     /// converted copy (Conv1D [K, N] transposed; Q8_0 dequantized).
     static func rowMajorFloats(_ weight: LinearWeight) -> (pointer: UnsafePointer<Float>, owner: AnyObject?) {
@@ -164,6 +156,13 @@ public enum GGUFExport {
             let dst = out.pointer, rowBytes = Q8_0.byteCount(K)
             parallelFor(N) { range in
                 for n in range { Q8_0.dequantize(blocks + n * rowBytes, into: dst + n * K, count: K) }
+            }
+            return (UnsafePointer(dst), out)
+        case let .packed(w, _, _):
+            let out = AlignedBuffer<Float>(count: max(K * N, 1), zeroed: false)
+            let dst = out.pointer
+            parallelFor(N) { range in
+                for n in range { unpackRow(w, K: K, n: n, into: dst + n * K) }
             }
             return (UnsafePointer(dst), out)
         }

@@ -101,7 +101,7 @@ extension GPT2Weights {
         let lmHead = gguf["output.weight"] != nil ? try matrix("output.weight", K: C, N: V) : tokenEmbedding
         self.init(tokenEmbedding: tokenEmbedding, positionEmbedding: positionEmbedding, blocks: blocks,
                   finalNormWeight: finalNormWeight, finalNormBias: finalNormBias, lmHead: lmHead,
-                  parameterBytes: bytes, owners: owners)
+                  lmHeadIsTied: gguf["output.weight"] == nil, parameterBytes: bytes, owners: owners)
     }
 }
 

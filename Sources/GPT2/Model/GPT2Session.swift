@@ -40,10 +40,20 @@ public final class GPT2Session {
     ///   - threads: worker threads, the caller included (default: every CPU this process may use).
     ///   - batchCapacity: the most tokens one internal forward pass takes; longer inputs are
     ///     processed in chunks of this size.
-    public init(model: GPT2Model, threads: Int? = nil, batchCapacity: Int = 256) {
+    ///   - numa: thread pinning and weight placement over NUMA nodes (`--numa`); on a one-node
+    ///     machine `.distribute`/`.isolate` only pin threads.
+    public init(model: GPT2Model, threads: Int? = nil, batchCapacity: Int = 256, numa: NumaStrategy = .off) {
         let config = model.config
         self.model = model
-        pool = ThreadPool(threadCount: max(1, threads ?? ThreadPool.availableCPUs().count))
+        let threadCount = max(1, threads ?? ThreadPool.availableCPUs().count)
+        if numa == .off {
+            pool = ThreadPool(threadCount: threadCount)
+        } else {
+            let topology = NumaTopology.discover()
+            let plan = topology.placement(threads: threadCount, strategy: numa, currentNode: topology.currentNodeIndex())
+            pool = ThreadPool(threadCount: threadCount, cpus: plan.cpus)
+            if plan.placesMemory { model.weights.place(on: topology, plan) }
+        }
         cache = KVCache(layers: config.nLayer, heads: config.nHead, headSize: config.headSize, capacity: config.nPositions)
         activations = Activations(config: config, capacity: min(batchCapacity, config.nPositions))
         logits = AlignedBuffer(count: config.vocabSize)

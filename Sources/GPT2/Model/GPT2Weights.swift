@@ -1,4 +1,6 @@
+import Kernels
 import ModelIO
+import Runtime
 
 /// The parameters of one transformer block: vectors as fp32 pointers into mapped or owned
 /// storage, matrices as `LinearWeight`s.
@@ -26,19 +28,23 @@ public final class GPT2Weights: @unchecked Sendable {
     public let lmHead: LinearWeight
     /// Bytes of parameter storage: mapped views and converted copies.
     public let parameterBytes: Int
+    /// Whether the LM head is the token embedding (no `lm_head.weight` / `output.weight` in the
+    /// file), even where the two are stored apart after packing or quantisation.
+    public let lmHeadIsTied: Bool
     /// Keeps the mapping and any converted tensors alive.
     private let owners: [AnyObject]
 
     /// Assembles weights whose memory `owners` keep alive (mappings, converted buffers).
     init(tokenEmbedding: LinearWeight, positionEmbedding: UnsafePointer<Float>, blocks: [BlockWeights],
          finalNormWeight: UnsafePointer<Float>, finalNormBias: UnsafePointer<Float>, lmHead: LinearWeight,
-         parameterBytes: Int, owners: [AnyObject]) {
+         lmHeadIsTied: Bool, parameterBytes: Int, owners: [AnyObject]) {
         self.tokenEmbedding = tokenEmbedding
         self.positionEmbedding = positionEmbedding
         self.blocks = blocks
         self.finalNormWeight = finalNormWeight
         self.finalNormBias = finalNormBias
         self.lmHead = lmHead
+        self.lmHeadIsTied = lmHeadIsTied
         self.parameterBytes = parameterBytes
         self.owners = owners
     }
@@ -48,16 +54,22 @@ public final class GPT2Weights: @unchecked Sendable {
         self.init(
             tokenEmbedding: base.tokenEmbedding, positionEmbedding: base.positionEmbedding, blocks: blocks,
             finalNormWeight: base.finalNormWeight, finalNormBias: base.finalNormBias, lmHead: lmHead,
-            parameterBytes: parameterBytes, owners: [base] + buffers)
+            lmHeadIsTied: base.lmHeadIsTied, parameterBytes: parameterBytes, owners: [base] + buffers)
     }
 
     /// Loads every GPT-2 parameter from a safetensors file. Names may carry the `transformer.`
     /// prefix (what transformers writes) or not (OpenAI's published checkpoints); the causal-mask
     /// buffers `h.N.attn.bias` / `h.N.attn.masked_bias` and other extra tensors are ignored.
-    public convenience init(file: SafetensorsFile, config: GPT2Config) throws {
+    ///
+    /// With `pack` (the default) every matrix, the LM head included, is copied once into the
+    /// packed layout (`LinearWeight.packed`, huge pages) and the mapped originals are released
+    /// from memory, so the resident weights stay about the size of the fp32 checkpoint.
+    public convenience init(file: SafetensorsFile, config: GPT2Config, pack: Bool = true) throws {
         let C = config.nEmbd, I = config.nInner, V = config.vocabSize, P = config.nPositions
         var storage: [FloatTensor] = []
-        func tensor(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
+        /// Matrices that are only needed until they are packed.
+        var transient: [FloatTensor] = []
+        func tensor(_ name: String, _ shape: [Int], matrix: Bool = false) throws -> UnsafePointer<Float> {
             guard let info = file["transformer." + name] ?? file[name] else {
                 throw GPT2Error.missingTensor(file: file.file.path, name: name)
             }
@@ -65,7 +77,7 @@ public final class GPT2Weights: @unchecked Sendable {
                 throw GPT2Error.tensorShape(file: file.file.path, name: info.name, expected: shape, actual: info.shape)
             }
             let floats = try file.floats(info)
-            storage.append(floats)
+            if matrix && pack { transient.append(floats) } else { storage.append(floats) }
             return floats.pointer
         }
         let tokenEmbedding = try tensor("wte.weight", [V, C])
@@ -74,23 +86,62 @@ public final class GPT2Weights: @unchecked Sendable {
             let p = "h.\(l)."
             return BlockWeights(
                 ln1Weight: try tensor(p + "ln_1.weight", [C]), ln1Bias: try tensor(p + "ln_1.bias", [C]),
-                qkv: .inputMajor(try tensor(p + "attn.c_attn.weight", [C, 3 * C]), K: C, N: 3 * C),
+                qkv: .inputMajor(try tensor(p + "attn.c_attn.weight", [C, 3 * C], matrix: true), K: C, N: 3 * C),
                 qkvBias: try tensor(p + "attn.c_attn.bias", [3 * C]),
-                attnProj: .inputMajor(try tensor(p + "attn.c_proj.weight", [C, C]), K: C, N: C),
+                attnProj: .inputMajor(try tensor(p + "attn.c_proj.weight", [C, C], matrix: true), K: C, N: C),
                 attnProjBias: try tensor(p + "attn.c_proj.bias", [C]),
                 ln2Weight: try tensor(p + "ln_2.weight", [C]), ln2Bias: try tensor(p + "ln_2.bias", [C]),
-                fc: .inputMajor(try tensor(p + "mlp.c_fc.weight", [C, I]), K: C, N: I),
+                fc: .inputMajor(try tensor(p + "mlp.c_fc.weight", [C, I], matrix: true), K: C, N: I),
                 fcBias: try tensor(p + "mlp.c_fc.bias", [I]),
-                fcProj: .inputMajor(try tensor(p + "mlp.c_proj.weight", [I, C]), K: I, N: C),
+                fcProj: .inputMajor(try tensor(p + "mlp.c_proj.weight", [I, C], matrix: true), K: I, N: C),
                 fcProjBias: try tensor(p + "mlp.c_proj.bias", [C]))
         }
         let finalNormWeight = try tensor("ln_f.weight", [C])
         let finalNormBias = try tensor("ln_f.bias", [C])
-        let head = file["lm_head.weight"] != nil ? try tensor("lm_head.weight", [V, C]) : tokenEmbedding
+        let head = file["lm_head.weight"] != nil ? try tensor("lm_head.weight", [V, C], matrix: true) : tokenEmbedding
+        var packedBlocks = blocks, lmHead = LinearWeight.outputMajor(head, K: C, N: V)
+        var owners: [AnyObject] = storage.map(\.owner)
+        if pack {
+            // The packed copies replace the originals: each matrix's mapped pages (views) leave
+            // this process's memory as soon as it is packed, so that the peak stays near one
+            // copy; converted copies in `transient` are freed on return. wte stays mapped for
+            // the embedding lookup, which brings back only the rows of tokens seen.
+            let mapped = Set((transient + storage).filter(\.isMappedView).map(\.pointer))
+            let buffer: HugePageBuffer<Float>
+            (packedBlocks, lmHead, buffer) = Self.packMatrices(blocks, lmHead: lmHead, releasing: mapped)
+            owners.append(buffer)
+        }
         self.init(
             tokenEmbedding: .outputMajor(tokenEmbedding, K: C, N: V), positionEmbedding: positionEmbedding,
-            blocks: blocks, finalNormWeight: finalNormWeight, finalNormBias: finalNormBias,
-            lmHead: .outputMajor(head, K: C, N: V),
-            parameterBytes: storage.reduce(0) { $0 + $1.count * 4 }, owners: storage.map(\.owner))
+            blocks: packedBlocks, finalNormWeight: finalNormWeight, finalNormBias: finalNormBias, lmHead: lmHead,
+            lmHeadIsTied: file["lm_head.weight"] == nil, parameterBytes: (storage + transient).reduce(0) { $0 + $1.count * 4 }, owners: owners)
+    }
+
+    /// Copies every fp32 matrix into one huge-page buffer in the packed layout; returns the
+    /// `LinearWeight`s pointing into it and the buffer that owns them.
+    static func packMatrices(
+        _ blocks: [BlockWeights], lmHead: LinearWeight, releasing mapped: Set<UnsafePointer<Float>>
+    ) -> ([BlockWeights], LinearWeight, HugePageBuffer<Float>) {
+        let matrices = blocks.flatMap { [$0.qkv, $0.attnProj, $0.fc, $0.fcProj] } + [lmHead]
+        let total = matrices.reduce(0) { $0 + packedCount(K: $1.inputs, N: $1.outputs) }
+        let buffer = HugePageBuffer<Float>(count: total)
+        var offset = 0
+        func packed(_ weight: LinearWeight) -> LinearWeight {
+            let dst = buffer.pointer + offset
+            switch weight {
+            case let .inputMajor(w, K, N), let .outputMajor(w, K, N):
+                if case .inputMajor = weight { packInputMajor(dst, w, K: K, N: N) } else { packOutputMajor(dst, w, K: K, N: N) }
+                if mapped.contains(w) { releaseMappedPages(UnsafeRawPointer(w), bytes: K * N * 4) }
+            case .packed, .q8_0: return weight
+            }
+            offset += packedCount(K: weight.inputs, N: weight.outputs)
+            return .packed(UnsafePointer(dst), K: weight.inputs, N: weight.outputs)
+        }
+        let packedBlocks = blocks.map { b in
+            var p = b
+            p.qkv = packed(b.qkv); p.attnProj = packed(b.attnProj); p.fc = packed(b.fc); p.fcProj = packed(b.fcProj)
+            return p
+        }
+        return (packedBlocks, packed(lmHead), buffer)
     }
 }

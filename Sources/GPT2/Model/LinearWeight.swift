@@ -12,19 +12,27 @@ public enum LinearWeight: @unchecked Sendable {
     /// GGML Q8_0: N rows of K inputs, each row K/32 `block_q8_0` (fp16 scale + 32 int8, 34
     /// bytes); K a multiple of 32. The layout of a GGUF tensor, used in place.
     case q8_0(UnsafeRawPointer, K: Int, N: Int)
+    /// fp32 packed at load in panels of 32 outputs × all K ([⌈N/32⌉, K, 32], see
+    /// `packInputMajor`): one sequential stream per thread for decode, the micro-kernel's
+    /// operand layout for prefill.
+    case packed(UnsafePointer<Float>, K: Int, N: Int)
 
     public var inputs: Int {
-        switch self { case let .inputMajor(_, K, _), let .outputMajor(_, K, _), let .q8_0(_, K, _): return K }
+        switch self {
+        case let .inputMajor(_, K, _), let .outputMajor(_, K, _), let .q8_0(_, K, _), let .packed(_, K, _): return K
+        }
     }
 
     public var outputs: Int {
-        switch self { case let .inputMajor(_, _, N), let .outputMajor(_, _, N), let .q8_0(_, _, N): return N }
+        switch self {
+        case let .inputMajor(_, _, N), let .outputMajor(_, _, N), let .q8_0(_, _, N), let .packed(_, _, N): return N
+        }
     }
 
     /// Bytes of weight data a forward pass streams (for bandwidth figures).
     public var byteCount: Int {
         switch self {
-        case .inputMajor, .outputMajor: return inputs * outputs * MemoryLayout<Float>.size
+        case .inputMajor, .outputMajor, .packed: return inputs * outputs * MemoryLayout<Float>.size
         case let .q8_0(_, K, N): return N * Q8_0.byteCount(K)
         }
     }
@@ -44,6 +52,8 @@ func linear(
         matmulTransposed(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, pool: pool)
     case let .q8_0(w, K, N):
         q8Matmul(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, scratch: scratch, pool: pool)
+    case let .packed(w, K, N):
+        matmulPacked(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, pool: pool)
     }
 }
 
@@ -63,7 +73,7 @@ func embedTokens(
             Q8_0.dequantize(blocks + tokens[t] * rowBytes, into: o, count: C)
             for i in 0..<C { o[i] += p[i] }
         }
-    case .inputMajor:
-        preconditionFailure("a token embedding is stored as rows of C, never [C, V]")
+    case .inputMajor, .packed:
+        preconditionFailure("a token embedding is stored as rows of C, never [C, V] or packed")
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import Kernels
+import Runtime
 
 /// Weight formats an fp32 model can be converted to in memory.
 public enum WeightQuantization: String, Sendable, CaseIterable {
@@ -18,18 +19,24 @@ extension GPT2Weights {
         /// Quantises N rows of K floats; `row(n, temporary)` returns row n (or fills and returns
         /// `temporary`, K floats, for layouts that store it strided).
         func quantizeRows(K: Int, N: Int, _ row: (Int, UnsafeMutablePointer<Float>) -> UnsafePointer<Float>) -> LinearWeight {
-            let buffer = HugePageBuffer(byteCount: N * Q8_0.byteCount(K))
+            let buffer = HugePageBuffer<UInt8>(count: N * Q8_0.byteCount(K))
             buffers.append(buffer)
             bytes += buffer.byteCount
             let temporary = UnsafeMutablePointer<Float>.allocate(capacity: K)
             defer { temporary.deallocate() }
-            for n in 0..<N { Q8_0.quantize(row(n, temporary), into: buffer.pointer + n * Q8_0.byteCount(K), count: K) }
+            for n in 0..<N { Q8_0.quantize(row(n, temporary), into: UnsafeMutableRawPointer(buffer.pointer + n * Q8_0.byteCount(K)), count: K) }
             return .q8_0(UnsafeRawPointer(buffer.pointer), K: K, N: N)
         }
         func convert(_ weight: LinearWeight) -> LinearWeight {
             switch weight {
             case .q8_0:
                 return weight
+            case let .packed(w, K, N):
+                guard K % Q8_0.blockSize == 0 else { return weight }
+                return quantizeRows(K: K, N: N) { n, row in
+                    unpackRow(w, K: K, n: n, into: row)
+                    return UnsafePointer(row)
+                }
             case let .inputMajor(w, K, N):  // [K, N]: gather column n as the row of output n
                 guard K % Q8_0.blockSize == 0 else { return weight }
                 return quantizeRows(K: K, N: N) { n, column in
@@ -62,25 +69,4 @@ extension GPT2Model {
     public func quantized(to type: WeightQuantization) -> GPT2Model {
         GPT2Model(config: config, weights: weights.quantized(to: type), weightsPath: weightsPath, storageType: type.rawValue)
     }
-}
-
-/// Weight storage on transparent huge pages: a streaming read of 4 KiB pages loses ~20% on this
-/// machine (MACHINE.md), and decode streams every weight once per token.
-final class HugePageBuffer: @unchecked Sendable {
-    let pointer: UnsafeMutableRawPointer
-    let byteCount: Int
-
-    init(byteCount: Int) {
-        let huge = 2 << 20
-        self.byteCount = byteCount
-        let rounded = max(huge, (byteCount + huge - 1) / huge * huge)
-        var raw: UnsafeMutableRawPointer?
-        // Not inside `precondition(...)`: -Ounchecked (release) drops the whole expression.
-        let status = posix_memalign(&raw, huge, rounded)
-        if status != 0 { fatalError("out of memory: \(byteCount) bytes of Q8_0 weights") }
-        pointer = raw!
-        _ = madvise(pointer, rounded, MADV_HUGEPAGE)
-    }
-
-    deinit { free(pointer) }
 }

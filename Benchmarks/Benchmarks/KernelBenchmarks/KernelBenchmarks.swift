@@ -1,0 +1,181 @@
+// Micro-benchmarks of the kernels at GPT-2 124M shapes (C = 768, I = 3072, V = 50257).
+//
+//   swift package --package-path Benchmarks benchmark                 # everything
+//   swift package --package-path Benchmarks benchmark --filter 'decode' # a subset (regex)
+//
+// Each benchmark reports wall-clock time and a custom throughput metric: MFLOP/s for matmuls
+// (2·M·K·N per call), MB/s of weights for GEMVs (M = 1) and streaming reads. The host is shared:
+// compare ratios of benchmarks from one run (e.g. "decode sweep" vs "stream read"), not absolute
+// numbers across runs.
+import Benchmark
+import Foundation
+import Kernels
+import Runtime
+
+// MARK: - Shared data (built once, outside the timed regions)
+
+/// Random floats in [-1, 1) from a fixed seed.
+func randomBuffer(_ count: Int, seed: UInt64) -> AlignedBuffer<Float> {
+    let b = AlignedBuffer<Float>(count: count, zeroed: false)
+    var s = seed
+    for i in 0..<count {
+        s = s &* 6364136223846793005 &+ 1442695040888963407
+        b.pointer[i] = Float(Int32(truncatingIfNeeded: s >> 40) - (1 << 23)) * 0x1p-23
+    }
+    return b
+}
+
+struct LinearShape: Sendable {
+    let name: String, K: Int, N: Int
+    /// The source layout in the checkpoint: [N, K] for the tied LM head, [K, N] otherwise.
+    let outputMajor: Bool
+}
+
+let C = 768, I = 3072, V = 50257
+let shapes = [
+    LinearShape(name: "qkv", K: C, N: 3 * C, outputMajor: false),
+    LinearShape(name: "attn_proj", K: C, N: C, outputMajor: false),
+    LinearShape(name: "mlp_up", K: C, N: I, outputMajor: false),
+    LinearShape(name: "mlp_down", K: I, N: C, outputMajor: false),
+    LinearShape(name: "lm_head", K: C, N: V, outputMajor: true),
+]
+
+/// One matrix in both layouts: as stored in the checkpoint and packed.
+final class Matrix: @unchecked Sendable {
+    let shape: LinearShape
+    let original: AlignedBuffer<Float>
+    let packed: HugePageBuffer<Float>
+    init(_ shape: LinearShape, seed: UInt64) {
+        self.shape = shape
+        original = randomBuffer(shape.K * shape.N, seed: seed)
+        packed = HugePageBuffer(count: packedCount(K: shape.K, N: shape.N))
+        if shape.outputMajor {
+            packOutputMajor(packed.pointer, original.pointer, K: shape.K, N: shape.N)
+        } else {
+            packInputMajor(packed.pointer, original.pointer, K: shape.K, N: shape.N)
+        }
+    }
+
+    /// The product with the kernel the runtime used before packing, or the packed one.
+    func run(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, M: Int, packedKernel: Bool, pool: ThreadPool) {
+        let K = shape.K, N = shape.N
+        if packedKernel {
+            matmulPacked(y, x, packed.pointer, bias: nil, M: M, K: K, N: N, pool: pool)
+        } else if shape.outputMajor {
+            matmulTransposed(y, x, original.pointer, M: M, K: K, N: N, pool: pool)
+        } else {
+            matmul(y, x, original.pointer, bias: nil, M: M, K: K, N: N, pool: pool)
+        }
+    }
+}
+
+nonisolated(unsafe) let pools = [1: ThreadPool(threadCount: 1), 2: ThreadPool(threadCount: 2)]
+nonisolated(unsafe) let inputs = randomBuffer(512 * I, seed: 1)
+nonisolated(unsafe) let outputs = AlignedBuffer<Float>(count: 512 * V)
+
+let flops = BenchmarkMetric.custom("MFLOP/s", polarity: .prefersLarger, useScalingFactor: false)
+let bandwidth = BenchmarkMetric.custom("MB/s", polarity: .prefersLarger, useScalingFactor: false)
+
+/// Runs `body` once per iteration, timing it, and records `units / seconds / 1e6` as `metric`.
+func measure(_ benchmark: Benchmark, _ metric: BenchmarkMetric, units: Double, _ body: () -> Void) {
+    for _ in benchmark.scaledIterations {
+        let start = DispatchTime.now().uptimeNanoseconds
+        benchmark.startMeasurement()
+        body()
+        benchmark.stopMeasurement()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        benchmark.measurement(metric, Int(units / seconds / 1e6))
+    }
+}
+
+/// Sums `count` floats with 4 independent accumulators: a plain streaming read, the bandwidth
+/// reference for the GEMVs.
+@inline(never)
+func streamSum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
+    var a0 = Vec16(), a1 = Vec16(), a2 = Vec16(), a3 = Vec16()
+    var i = 0
+    while i + 64 <= count {
+        a0 += p.vec16(i); a1 += p.vec16(i + 16); a2 += p.vec16(i + 32); a3 += p.vec16(i + 48)
+        i += 64
+    }
+    return (a0 + a1 + a2 + a3).sum()
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, flops, bandwidth], timeUnits: .microseconds,
+        warmupIterations: 2, maxDuration: .milliseconds(700), maxIterations: 200)
+
+    // Per-matrix kernels, old (checkpoint layout) vs packed, at decode and prefill batch sizes.
+    // One matrix at M = 1 fits in L3 (except lm_head): these GEMV numbers are cache-warm.
+    for (i, shape) in shapes.enumerated() {
+        let matrix = Matrix(shape, seed: UInt64(100 + i))
+        for M in shape.name == "lm_head" ? [1, 128] : [1, 128, 512] {
+            for threads in [1, 2] {
+                for packedKernel in [false, true] {
+                    let kind = packedKernel ? "packed" : "unpacked"
+                    let pool = pools[threads]!
+                    Benchmark("matmul \(shape.name) M=\(M) \(kind) \(threads)T") { benchmark in
+                        let units = M == 1 ? Double(shape.K * shape.N * 4) : 2 * Double(M * shape.K * shape.N)
+                        measure(benchmark, M == 1 ? bandwidth : flops, units: units) {
+                            matrix.run(outputs.pointer, inputs.pointer, M: M, packedKernel: packedKernel, pool: pool)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // Decode: every matrix of a 12-layer GPT-2 124M plus the LM head at M = 1 (≈ 496 MB, far
+    // beyond L3), against a plain streaming read of a buffer of the same size.
+    let layers = (0..<12).flatMap { l in shapes.dropLast().enumerated().map { Matrix($0.element, seed: UInt64(1000 + 10 * l + $0.offset)) } }
+    let model = layers + [Matrix(shapes.last!, seed: 2000)]
+    let modelBytes = model.reduce(0) { $0 + $1.shape.K * $1.shape.N * 4 }
+    let streamBuffer = HugePageBuffer<Float>(count: modelBytes / 4)
+    for i in 0..<streamBuffer.count { streamBuffer.pointer[i] = Float(i & 1023) }
+    for threads in [1, 2] {
+        let pool = pools[threads]!
+        for packedKernel in [false, true] {
+            Benchmark("decode sweep (all 124M matrices, M=1) \(packedKernel ? "packed" : "unpacked") \(threads)T") { benchmark in
+                measure(benchmark, bandwidth, units: Double(modelBytes)) {
+                    for m in model { m.run(outputs.pointer, inputs.pointer, M: 1, packedKernel: packedKernel, pool: pool) }
+                }
+            }
+        }
+        Benchmark("stream read (\(modelBytes >> 20) MiB, huge pages) \(threads)T") { benchmark in
+            measure(benchmark, bandwidth, units: Double(modelBytes)) {
+                let n = streamBuffer.count, p = UnsafePointer(streamBuffer.pointer)
+                pool.parallelFor(n, granularity: 64) { r in
+                    blackHole(streamSum(p + r.lowerBound, r.count))
+                }
+            }
+        }
+    }
+
+    // Attention over T = 512 new tokens (prefill of a 512-token prompt, one layer).
+    let H = 12, hd = 64, T = 512
+    let qkv = randomBuffer(T * 3 * C, seed: 3)
+    let keys = AlignedBuffer<Float>(count: H * T * hd), values = AlignedBuffer<Float>(count: H * T * hd)
+    storeKeyValues(qkv: qkv.pointer, keys: keys.pointer, values: values.pointer, T: T, firstPosition: 0, H: H, hd: hd, capacity: T)
+    for threads in [1, 2] {
+        Benchmark("attention T=512 \(threads)T") { benchmark in
+            // QK and PV: 2 · 2 · hd multiply-adds per (query, key) pair of the causal triangle.
+            let units = Double(H * T * (T + 1) / 2 * 4 * hd)
+            measure(benchmark, flops, units: units) {
+                attention(outputs.pointer, qkv: qkv.pointer, keys: keys.pointer, values: values.pointer,
+                          T: T, firstPosition: 0, H: H, hd: hd, capacity: T, scale: 0.125, pool: pools[threads]!)
+            }
+        }
+    }
+
+    // LayerNorm of 1 and 512 rows.
+    let gamma = randomBuffer(C, seed: 4), beta = randomBuffer(C, seed: 5)
+    for rows in [1, 512] {
+        Benchmark("layerNorm T=\(rows) 2T") { benchmark in
+            measure(benchmark, bandwidth, units: Double(2 * rows * C * 4)) {
+                layerNorm(outputs.pointer, inputs.pointer, weight: gamma.pointer, bias: beta.pointer,
+                          T: rows, C: C, eps: 1e-5, pool: pools[2]!)
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Kernels
+import Runtime
+import Testing
+
+@Suite("packed matmul")
+struct PackedMatmulTests {
+    /// Ragged M (both tile heights and leftovers, and above the K-blocking threshold), K (across
+    /// the 256-block boundary) and N (partial last panel), both source layouts, every epilogue,
+    /// 1–3 threads, against a Double reference.
+    @Test("matmulPacked matches a Double reference (both packings, all epilogues, 1–3 threads)",
+          arguments: [1, 2, 5, 6, 7, 13, 16, 23])
+    func matchesReference(M: Int) {
+        let pools = [1, 2, 3].map { ThreadPool(threadCount: $0) }
+        var rng = SeededGenerator(seed: 0xFACE_0000 + UInt64(M))
+        for K in [1, 7, 33, 256, 300, 513] {
+            for N in [1, 17, 32, 33, 95, 130] {
+                let x = GuardedBuffer(count: M * K, random: &rng)
+                let w = GuardedBuffer(count: K * N, random: &rng)        // [K, N]
+                let bias = GuardedBuffer(count: N, random: &rng)
+                let prior = GuardedBuffer(count: M * N, random: &rng).values
+                var wt = [Float](repeating: 0, count: K * N)              // [N, K]
+                for k in 0..<K { for n in 0..<N { wt[n * K + k] = w[k * N + n] } }
+                let packedA = AlignedBuffer<Float>(count: packedCount(K: K, N: N))
+                let packedB = AlignedBuffer<Float>(count: packedCount(K: K, N: N))
+                packInputMajor(packedA.pointer, w.pointer, K: K, N: N)
+                wt.withUnsafeBufferPointer { packOutputMajor(packedB.pointer, $0.baseAddress!, K: K, N: N) }
+                #expect(Array(packedA.buffer) == Array(packedB.buffer), "K=\(K) N=\(N): packings differ")
+                var product = [Double](repeating: 0, count: M * N)
+                for m in 0..<M {
+                    for n in 0..<N {
+                        var s = 0.0
+                        for k in 0..<K { s += Double(x[m * K + k]) * Double(w[k * N + n]) }
+                        product[m * N + n] = s
+                    }
+                }
+                for pool in pools {
+                    for epilogue in [MatmulEpilogue.store, .accumulate, .gelu] {
+                        for withBias in [false, true] {
+                            let y = GuardedBuffer(prior)
+                            matmulPacked(y.pointer, x.pointer, packedA.pointer, bias: withBias ? bias.pointer : nil,
+                                         M: M, K: K, N: N, epilogue: epilogue, pool: pool)
+                            var worst = 0.0
+                            for i in 0..<(M * N) {
+                                var v = product[i] + Double(withBias ? bias[i % N] : 0)
+                                switch epilogue {
+                                case .store: break
+                                case .accumulate: v += Double(prior[i])
+                                case .gelu: v = geluReference(v)
+                                }
+                                worst = max(worst, abs(Double(y[i]) - v) / (1 + abs(v)))
+                            }
+                            let context = "M=\(M) K=\(K) N=\(N) threads=\(pool.threadCount) \(epilogue) bias=\(withBias)"
+                            #expect(worst <= 1e-5 * Double(max(1, K / 64)), "\(context): scaled error \(worst)")
+                            #expect(y.guardsIntact, "\(context): wrote outside y")
+                        }
+                    }
+                }
+                #expect(x.guardsIntact && w.guardsIntact && bias.guardsIntact)
+            }
+        }
+    }
+
+    @Test("packed layout: panel p, row k, lane j holds W[k, 32p + j], zero past N")
+    func layout() {
+        let K = 3, N = 40
+        let w = (0..<(K * N)).map { Float($0) }
+        let packed = [Float](unsafeUninitializedCapacity: packedCount(K: K, N: N)) { buf, n in
+            w.withUnsafeBufferPointer { packInputMajor(buf.baseAddress!, $0.baseAddress!, K: K, N: N) }
+            n = packedCount(K: K, N: N)
+        }
+        #expect(packed.count == 2 * K * 32)
+        for p in 0..<2 { for k in 0..<K { for j in 0..<32 {
+            let n = 32 * p + j
+            #expect(packed[(p * K + k) * 32 + j] == (n < N ? w[k * N + n] : 0))
+        } } }
+    }
+}
