@@ -255,6 +255,13 @@ def sh(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
 
 
+def has_subcommand(binary: Path, name: str) -> bool:
+    """`gpt2 NAME --help` prints `USAGE: gpt2 NAME ...` when NAME exists; for an unknown NAME
+    it prints the top-level help, also with exit status 0."""
+    r = sh([str(binary), name, "--help"])
+    return re.search(rf"USAGE:\s*\S*gpt2 {re.escape(name)}\b", r.stdout + r.stderr) is not None
+
+
 class SwiftBench:
     """`gpt2 bench -m MODEL -p P -n N -t T -r 1 -o jsonl`: one JSON object per test (llama-bench
     fields: n_prompt, n_gen, samples_ns, ...). One invocation per sample gives both pp and tg."""
@@ -264,7 +271,7 @@ class SwiftBench:
 
     @staticmethod
     def available(binary: Path) -> bool:
-        return sh([str(binary), "help", "bench"]).returncode == 0
+        return has_subcommand(binary, "bench")
 
     @staticmethod
     def parse_jsonl(text: str, n_prompt: int, n_gen: int) -> dict[str, int]:
@@ -366,7 +373,7 @@ def convert_gguf(model_dir: Path, outtype: str, python: str) -> Path | None:
 
 def swift_quantized(binary: Path, model_dir: Path, template: str) -> tuple[Path | None, str]:
     """Our Q8_0 model via `gpt2 quantize` (template is configurable: the command is new)."""
-    if sh([str(binary), "help", "quantize"]).returncode != 0:
+    if not has_subcommand(binary, "quantize"):
         return None, "`gpt2 quantize` is not in this build"
     out = WORK / f"{model_dir.name}-q8_0-swift"
     if out.exists():

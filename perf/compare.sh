@@ -45,9 +45,24 @@ if [[ "${SKIP_SETUP:-0}" != 1 ]]; then
         > "$WORK/llama-build.log" 2>&1 || { log "build failed: see $WORK/llama-build.log"; tail -30 "$WORK/llama-build.log"; exit 1; }
     log "llama-cpp-python built in $(( $(date +%s) - start )) s"
   fi
-  # torch: a CPU wheel (pip finds local wheels through PIP_FIND_LINKS, e.g. /opt/wheels);
+  # torch, CPU build. A plain `pip install torch` takes PyPI's newest, a CUDA build with ~5 GB
+  # of nvidia-* packages, even when a CPU wheel sits in PIP_FIND_LINKS (here /opt/wheels): so
+  # install a local CPU wheel by path when there is one, else use PyTorch's CPU index.
+  if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+    WHEEL=""
+    for d in ${PIP_FIND_LINKS:-} /opt/wheels; do
+      WHEEL=$(ls "$d"/torch-*+cpu-*.whl 2>/dev/null | sort -V | tail -1 || true)
+      [[ -n "$WHEEL" ]] && break
+    done
+    if [[ -n "$WHEEL" ]]; then
+      "${PIP[@]}" "$WHEEL"
+    else
+      "${PIP[@]}" torch --index-url https://download.pytorch.org/whl/cpu \
+        || "${PIP[@]}" torch
+    fi
+  fi
   # gguf from the same llama.cpp tree as the converter.
-  "${PIP[@]}" torch transformers safetensors "$SRC/vendor/llama.cpp/gguf-py"
+  "${PIP[@]}" transformers safetensors "$SRC/vendor/llama.cpp/gguf-py"
 fi
 
 if [[ ! -x .build/release/gpt2 ]]; then
