@@ -23,6 +23,14 @@ let targetCPU = ProcessInfo.processInfo.environment["GPT2_TARGET_CPU"] ?? "nativ
 let cpuFlags: [SwiftSetting] =
     targetCPU == "generic" ? [] : [.unsafeFlags(["-Xcc", "-march=\(targetCPU)"])]
 
+/// `GPT2_VNNI`: the target CPU has AVX-512 VNNI, so `vpdpbusd` intrinsics compile (without the
+/// feature swiftc crashes on them). For `native`, the build machine's /proc/cpuinfo decides.
+let vnniCPUs: Set = ["znver4", "znver5", "icelake-server", "sapphirerapids", "emeraldrapids", "graniterapids", "cascadelake", "cooperlake"]
+let hasVNNI = targetCPU == "native"
+    ? ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains("avx512_vnni") ?? false)
+    : vnniCPUs.contains(targetCPU)
+let vnniFlags: [SwiftSetting] = hasVNNI ? [.define("GPT2_VNNI")] : []
+
 /// Hot numeric code is optimised even in debug builds, so that `swift test` runs the same
 /// kernels at a usable speed; release builds drop the remaining bounds/exclusivity checks.
 let hotCodeFlags: [SwiftSetting] = cpuFlags + [
@@ -60,7 +68,7 @@ let package = Package(
             dependencies: ["Runtime", "Kernels", "ModelIO", "Tokenizer"],
             swiftSettings: hotCodeFlags
         ),
-        .target(name: "Profiling", dependencies: ["GPT2", "Runtime", "Kernels"], swiftSettings: hotCodeFlags),
+        .target(name: "Profiling", dependencies: ["GPT2", "Runtime", "Kernels"], swiftSettings: hotCodeFlags + vnniFlags),
         .executableTarget(
             name: "GPT2CLI",
             dependencies: ["GPT2", "Profiling", .product(name: "ArgumentParser", package: "swift-argument-parser")],

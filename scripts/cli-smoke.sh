@@ -43,6 +43,10 @@ grep -qx "15496 11 995" "$work/out" || { echo "FAIL: tokenize printed $(cat "$wo
 expect_ok "tokenize --show" "$gpt2" tokenize -m "$m" -p "Hi" --show
 printf 'The quick brown fox jumps over the lazy dog. %.0s' $(seq 20) > "$work/text.txt"
 expect_ok "perplexity" "$gpt2" perplexity -m "$m" -f "$work/text.txt" --context 32 --stride 16 --dump-logits "$work/logits.f32"
+expect_ok "bench" "$gpt2" bench -m "$m" -p 16 -n 4 -pg 8,4 -t 1,2 -r 2 -o jsonl
+expect_ok "profile" "$gpt2" profile -m "$m" -p 16 -n 4 -t 2 --trace "$work/trace.json" --report "$work/report.html"
+expect_ok "calibrate" env GPT2_HOME="$work/home" "$gpt2" calibrate --buffer-mib 64 -r 1
+expect_ok "calibrate --show" env GPT2_HOME="$work/home" "$gpt2" calibrate --show
 
 expect_error "missing model" "no such file" "$gpt2" generate -m "$work/nope" -p "x"
 expect_error "empty prompt" "prompt is empty" "$gpt2" generate -m "$m" -p ""
@@ -58,6 +62,12 @@ mkdir -p "$work/notok" && cp "$m/model.safetensors" "$m/config.json" "$work/noto
 expect_error "missing tokenizer files" "vocab.json" "$gpt2" generate -m "$work/notok" -p "x"
 expect_error "perplexity context too long" "context" "$gpt2" perplexity -m "$m" -f "$work/text.txt" --context 4096
 expect_error "unknown preset" "unknown --config" "$gpt2" init-random --config gpt5 --out "$work/x"
+expect_error "bench bad -p list" "not a non-negative integer" "$gpt2" bench -m "$m" -p abc
+expect_error "bench -r 0" "r must be at least 1" "$gpt2" bench -m "$m" -r 0
+expect_error "bench unknown -o" "unknown output format" "$gpt2" bench -m "$m" -o xml
+expect_error "bench missing model" "no such file" "$gpt2" bench -m "$work/nope" -p 1 -n 0
+expect_error "profile past the context" "context" "$gpt2" profile -m "$m" -p 60 -n 10
+expect_error "calibrate --show without a cache" "no calibration cached" env GPT2_HOME="$work/empty" "$gpt2" calibrate --show
 
 echo "cli-smoke: $passed passed, $failures failed"
 [ $failures -eq 0 ]

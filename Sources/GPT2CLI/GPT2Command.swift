@@ -11,6 +11,7 @@ struct GPT2Command: ParsableCommand {
             random-weight GPT-2 124M when no --model is given (created once under \
             \(DefaultModel.directory)).
             """,
-        subcommands: [Generate.self, Tokenize.self, Perplexity.self, InitRandom.self, Inspect.self]
+        subcommands: [Generate.self, Tokenize.self, Perplexity.self, InitRandom.self, Inspect.self,
+                      Bench.self, Calibrate.self, Profile.self]
     )
 }

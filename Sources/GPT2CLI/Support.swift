@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GPT2
+import Profiling
 import Tokenizer
 
 /// Options shared by every command that runs the model.
@@ -26,13 +27,7 @@ struct ModelOptions: ParsableArguments {
 
 /// The embedded default: a random-weight GPT-2 124M, written once into the user's cache.
 enum DefaultModel {
-    static var directory: String {
-        let env = ProcessInfo.processInfo.environment
-        if let home = env["GPT2_HOME"], !home.isEmpty { return home + "/gpt2-random-seed0" }
-        let cache = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (NSHomeDirectory() + "/.cache")
-        return cache + "/swift-gpt2/gpt2-random-seed0"
-    }
+    static var directory: String { swiftGPT2CacheDirectory() + "/gpt2-random-seed0" }
 
     /// Returns the default model's directory, writing it first if it is not there yet.
     static func ensure() throws -> String {

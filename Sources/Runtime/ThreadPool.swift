@@ -40,6 +40,10 @@ public final class ThreadPool: @unchecked Sendable {
     private let wakeup: UnsafeMutablePointer<pthread_cond_t>
     private var threads: [pthread_t] = []
 
+    /// When set, every thread records the start and end of its part of each region (profiling
+    /// traces). Checked once per region; nil costs nothing else. Set it between regions only.
+    public var regionRecorder: RegionRecorder?
+
     /// Spins before parking: ~50–100 µs, longer than the gap between two ops of a token.
     private let spinIterations = 100_000
     /// After this many pauses (~35 µs) a waiting thread also yields its CPU now and then: with
@@ -91,6 +95,16 @@ public final class ThreadPool: @unchecked Sendable {
     /// Runs `body(threadIndex)` once on each of the `threadCount` threads and returns when all
     /// are done. `body` must not start another region on the same pool.
     public func run(_ body: (_ threadIndex: Int) -> Void) {
+        if let recorder = regionRecorder {
+            regionRecorder = nil  // the recording body below runs the plain path
+            defer { regionRecorder = recorder }
+            run { thread in
+                let start = monotonicNanoseconds()
+                body(thread)
+                recorder.record(thread: thread, start: start, end: monotonicNanoseconds())
+            }
+            return
+        }
         if threadCount == 1 { body(0); return }
         withoutActuallyEscaping(body) { body in
             job = body

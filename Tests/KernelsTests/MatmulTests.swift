@@ -14,6 +14,44 @@ private func expected(_ v: Double, bias: Float?, prior: Float, _ epilogue: Matmu
     }
 }
 
+/// Checks `kernel` (one matmul call: y, x, w, bias, epilogue, pool) on every epilogue, with and
+/// without bias, on each pool, against a Double reference. `weightIndex(k, n)` is where w[k, n]
+/// lives in the kernel's weight layout.
+private func checkMatmul(
+    M: Int, K: Int, N: Int, pools: [ThreadPool], rng: inout SeededGenerator,
+    weightIndex: (_ k: Int, _ n: Int) -> Int,
+    kernel: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>?, MatmulEpilogue, ThreadPool) -> Void
+) {
+    let x = GuardedBuffer(count: M * K, random: &rng)
+    let w = GuardedBuffer(count: K * N, random: &rng)
+    let bias = GuardedBuffer(count: N, random: &rng)
+    let prior = GuardedBuffer(count: M * N, random: &rng).values
+    var product = [Double](repeating: 0, count: M * N)
+    for m in 0..<M {
+        for n in 0..<N {
+            var s = 0.0
+            for k in 0..<K { s += Double(x[m * K + k]) * Double(w[weightIndex(k, n)]) }
+            product[m * N + n] = s
+        }
+    }
+    for pool in pools {
+        for epilogue in epilogues {
+            for withBias in [false, true] {
+                let y = GuardedBuffer(prior)
+                kernel(y.pointer, x.pointer, w.pointer, withBias ? bias.pointer : nil, epilogue, pool)
+                let want = (0..<(M * N)).map {
+                    expected(product[$0], bias: withBias ? bias[$0 % N] : nil, prior: prior[$0], epilogue)
+                }
+                let error = maxScaledError(y.values, want)
+                let context = "M=\(M) K=\(K) N=\(N) threads=\(pool.threadCount) \(epilogue) bias=\(withBias)"
+                #expect(error <= 1e-5, "\(context): scaled error \(error)")
+                #expect(y.guardsIntact, "\(context): wrote outside y")
+            }
+        }
+    }
+    #expect(x.guardsIntact && w.guardsIntact && bias.guardsIntact)
+}
+
 @Suite("matmul")
 struct MatmulTests {
     /// Every shape of K × N for one M, every epilogue, with and without bias, pools of 1–3 threads.
@@ -24,35 +62,9 @@ struct MatmulTests {
         var rng = SeededGenerator(seed: 0x5EED_0000 + UInt64(M))
         for K in [1, 5, 16, 33, 64, 100] {
             for N in [1, 3, 15, 16, 17, 63, 64, 65, 130, 200] {
-                let x = GuardedBuffer(count: M * K, random: &rng)
-                let w = GuardedBuffer(count: K * N, random: &rng)
-                let bias = GuardedBuffer(count: N, random: &rng)
-                let prior = GuardedBuffer(count: M * N, random: &rng).values
-                var product = [Double](repeating: 0, count: M * N)
-                for m in 0..<M {
-                    for n in 0..<N {
-                        var s = 0.0
-                        for k in 0..<K { s += Double(x[m * K + k]) * Double(w[k * N + n]) }
-                        product[m * N + n] = s
-                    }
+                checkMatmul(M: M, K: K, N: N, pools: pools, rng: &rng, weightIndex: { k, n in k * N + n }) {
+                    matmul($0, $1, $2, bias: $3, M: M, K: K, N: N, epilogue: $4, pool: $5)
                 }
-                for pool in pools {
-                    for epilogue in epilogues {
-                        for withBias in [false, true] {
-                            let y = GuardedBuffer(prior)
-                            matmul(y.pointer, x.pointer, w.pointer, bias: withBias ? bias.pointer : nil,
-                                   M: M, K: K, N: N, epilogue: epilogue, pool: pool)
-                            let want = (0..<(M * N)).map {
-                                expected(product[$0], bias: withBias ? bias[$0 % N] : nil, prior: prior[$0], epilogue)
-                            }
-                            let error = maxScaledError(y.values, want)
-                            let context = "M=\(M) K=\(K) N=\(N) threads=\(pool.threadCount) \(epilogue) bias=\(withBias)"
-                            #expect(error <= 1e-5, "\(context): scaled error \(error)")
-                            #expect(y.guardsIntact, "\(context): wrote outside y")
-                        }
-                    }
-                }
-                #expect(x.guardsIntact && w.guardsIntact && bias.guardsIntact)
             }
         }
     }
@@ -103,36 +115,13 @@ struct MatmulTests {
 
     @Test("matmulTransposed matches a Double reference (all epilogues, bias or not)", arguments: [1, 2, 3])
     func transposedMatchesReference(threads: Int) {
-        let pool = ThreadPool(threadCount: threads)
+        let pools = [ThreadPool(threadCount: threads)]
         var rng = SeededGenerator(seed: 0x7EA0 + UInt64(threads))
         for M in [1, 2, 3, 5, 7] {
             for K in [1, 5, 16, 33, 64, 100] {
                 for N in [1, 3, 4, 5, 15, 17, 63, 65, 130] {
-                    let x = GuardedBuffer(count: M * K, random: &rng)
-                    let w = GuardedBuffer(count: N * K, random: &rng)  // [N, K]
-                    let bias = GuardedBuffer(count: N, random: &rng)
-                    let prior = GuardedBuffer(count: M * N, random: &rng).values
-                    var product = [Double](repeating: 0, count: M * N)
-                    for m in 0..<M {
-                        for n in 0..<N {
-                            var s = 0.0
-                            for k in 0..<K { s += Double(x[m * K + k]) * Double(w[n * K + k]) }
-                            product[m * N + n] = s
-                        }
-                    }
-                    for epilogue in epilogues {
-                        for withBias in [false, true] {
-                            let y = GuardedBuffer(prior)
-                            matmulTransposed(y.pointer, x.pointer, w.pointer, bias: withBias ? bias.pointer : nil,
-                                             M: M, K: K, N: N, epilogue: epilogue, pool: pool)
-                            let want = (0..<(M * N)).map {
-                                expected(product[$0], bias: withBias ? bias[$0 % N] : nil, prior: prior[$0], epilogue)
-                            }
-                            let error = maxScaledError(y.values, want)
-                            let context = "M=\(M) K=\(K) N=\(N) threads=\(threads) \(epilogue) bias=\(withBias)"
-                            #expect(error <= 1e-5, "\(context): scaled error \(error)")
-                            #expect(y.guardsIntact, "\(context): wrote outside y")
-                        }
+                    checkMatmul(M: M, K: K, N: N, pools: pools, rng: &rng, weightIndex: { k, n in n * K + k }) {
+                        matmulTransposed($0, $1, $2, bias: $3, M: M, K: K, N: N, epilogue: $4, pool: $5)
                     }
                 }
             }

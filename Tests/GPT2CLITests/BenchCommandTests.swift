@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import GPT2
+import Testing
+@testable import GPT2CLI
+
+/// `gpt2 bench`, `gpt2 profile` and `gpt2 calibrate` on a small random model.
+@Suite(.serialized)
+struct BenchCommandTests {
+    func run(_ arguments: [String]) -> String? {
+        do {
+            var command = try GPT2Command.parseAsRoot(arguments)
+            try command.run()
+            return nil
+        } catch {
+            return GPT2Command.message(for: error)
+        }
+    }
+
+    @Test func benchAndProfileRun() throws {
+        let m = CommandTests.modelDirectory
+        #expect(run(["bench", "-m", m, "-p", "8", "-n", "4", "-pg", "4,2", "-t", "1,2", "-r", "2", "-o", "jsonl"]) == nil)
+        #expect(run(["bench", "-m", "\(m),\(m)", "-p", "0", "-n", "2", "-r", "1", "--numa", "isolate", "--profiler", "off,on", "--include-sampling"]) == nil)
+        let trace = NSTemporaryDirectory() + "gpt2-trace-" + UUID().uuidString + ".json"
+        let report = NSTemporaryDirectory() + "gpt2-report-" + UUID().uuidString + ".html"
+        #expect(run(["profile", "-m", m, "-p", "8", "-n", "3", "-t", "2", "--trace", trace, "--report", report]) == nil)
+        let traceData = try #require(FileManager.default.contents(atPath: trace))
+        #expect((try JSONSerialization.jsonObject(with: traceData) as? [String: Any])?["traceEvents"] != nil)
+        #expect(try String(contentsOfFile: report, encoding: .utf8).contains("mlp_up_gelu"))
+    }
+
+    @Test(arguments: [
+        (["bench", "-p", "abc"], "-p: 'abc' is not a non-negative integer"),
+        (["bench", "-n", "4,x"], "-n: 'x' is not a non-negative integer"),
+        (["bench", "-r", "0"], "-r must be at least 1"),
+        (["bench", "-o", "xml"], "unknown output format 'xml'"),
+        (["bench", "-t", "0"], "thread counts must be between 1 and 1024"),
+        (["bench", "-pg", "512"], "-pg takes two sizes"),
+        (["bench", "-p", "0", "-n", "0"], "no tests"),
+        (["bench", "--numa", "spread"], "unknown --numa 'spread'"),
+        (["bench", "--profiler", "maybe"], "--profiler takes off, on or off,on"),
+        (["bench", "-m", "/nonexistent/model", "-p", "1", "-n", "0"], "no such file or directory"),
+        (["profile", "-m", "/nonexistent/model"], "no such file or directory"),
+        (["profile", "-p", "0"], "-p must be at least 1"),
+        (["calibrate", "--buffer-mib", "1"], "--buffer-mib must be at least 64"),
+        (["calibrate", "-r", "0"], "-r must be at least 1"),
+    ])
+    func badArgumentsAreClearErrors(arguments: [String], expected: String) {
+        let message = run(arguments)
+        #expect(message?.contains(expected) == true, "\(arguments): \(message ?? "no error")")
+    }
+
+    @Test func testsThatOverflowTheContextAreClearErrors() {
+        let m = CommandTests.modelDirectory  // context 48
+        #expect(run(["bench", "-m", m, "-p", "40", "-n", "0", "-pg", "40,20", "-r", "1"])?.contains("the model's context is 48") == true)
+        #expect(run(["profile", "-m", m, "-p", "40", "-n", "20"])?.contains("exceeds the model's context of 48") == true)
+    }
+}
