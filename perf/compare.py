@@ -163,8 +163,10 @@ class TorchWorker:
         self.n_vocab = self.model.config.vocab_size
         self.warm: set[tuple[str, int, int]] = set()
         import inspect
-        self.keep_kw = ("logits_to_keep" if "logits_to_keep" in inspect.signature(self.model.forward).parameters
-                        else None)
+        params = inspect.signature(self.model.forward).parameters
+        self.keep_kw = "logits_to_keep" if "logits_to_keep" in params else None
+        # transformers >= 5.2x renamed past_key_values to cache (the old name still works, with warnings)
+        self.cache_kw = "cache" if "cache" in params else "past_key_values"
 
     def _pp(self, toks: list[int]) -> int:
         torch = self.torch
@@ -183,8 +185,8 @@ class TorchWorker:
             past = None
             t0 = time.perf_counter_ns()
             for x in ids:
-                out = self.model(input_ids=x, past_key_values=past, use_cache=True)
-                past = out.past_key_values
+                out = self.model(input_ids=x, use_cache=True, **{self.cache_kw: past})
+                past = getattr(out, self.cache_kw)
             return time.perf_counter_ns() - t0
 
     def run(self, op: str, n: int, threads: int, seed: int) -> int:
@@ -426,6 +428,9 @@ def machine_info(python: str) -> dict:
         info["thp"] = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text().strip()
     except Exception:
         pass
+    for k in ("LLAMA_CPP_LIB_PATH", "PYTHONPATH", "OMP_NUM_THREADS"):
+        if os.environ.get(k):
+            info["env_" + k] = os.environ[k]
     r = sh(["swift", "--version"])
     info["swift"] = (r.stdout or r.stderr).strip().splitlines()[0] if r.returncode == 0 else "unavailable"
     r = sh(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
@@ -497,6 +502,8 @@ def markdown_report(rows, info, notes, args, variants, elapsed_s) -> str:
              f"- llama-cpp-python {pk.get('llama-cpp-python')}, torch {pk.get('torch')}, "
              f"transformers {pk.get('transformers')}, numpy {pk.get('numpy')}, gguf {pk.get('gguf')}, "
              f"Python {info.get('python')}"]
+    if info.get("env_LLAMA_CPP_LIB_PATH"):
+        lines.append(f"- llama.cpp libraries from LLAMA_CPP_LIB_PATH={info['env_LLAMA_CPP_LIB_PATH']}")
     for k in ("llama_system_info", "torch_parallel_info"):
         if info.get(k):
             lines.append(f"- {k.replace('_', ' ')}: `{' '.join(str(info[k]).split())[:400]}`")
