@@ -643,6 +643,8 @@ def main() -> int:
             extra = v["runner"].ask(op="info")
             if v["system"] == "llama.cpp":
                 info["llama_system_info"] = extra.get("system_info")
+                # the version the worker imported (also when loaded through PYTHONPATH, not pip)
+                info.setdefault("packages", {})["llama-cpp-python"] = extra.get("llama_cpp_python")
             else:
                 info["torch_parallel_info"] = extra.get("torch_config")
 
