@@ -29,39 +29,10 @@ public enum SafetensorsWriter {
     public static func write(_ entries: [Entry], metadata: [String: String] = [:], to path: String) throws {
         let header = try makeHeader(entries, metadata: metadata, path: path)
 
-        // A unique name beside the destination: rename is atomic only within one file system.
-        var temporaryPath = ""
-        var fd: Int32 = -1
-        for _ in 0..<16 {
-            temporaryPath = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-            fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-            if fd >= 0 || errno != EEXIST { break }
+        try writeFileAtomically(path) { append in
+            try header.withUnsafeBytes { try append($0) }
+            for entry in entries { try append(entry.bytes) }
         }
-        if fd < 0 {
-            throw ModelIOError.cannotWrite(path: path, reason: "cannot create a temporary file: \(MappedFile.describeErrno(errno))")
-        }
-        var succeeded = false
-        defer {
-            if fd >= 0 { close(fd) }
-            if !succeeded { unlink(temporaryPath) }
-        }
-
-        try header.withUnsafeBytes { try writeAll(fd, $0, path: path) }
-        for entry in entries {
-            try writeAll(fd, entry.bytes, path: path)
-        }
-        if fsync(fd) != 0 {
-            throw ModelIOError.cannotWrite(path: path, reason: "fsync failed: \(MappedFile.describeErrno(errno))")
-        }
-        let closed = close(fd)
-        fd = -1
-        if closed != 0 {
-            throw ModelIOError.cannotWrite(path: path, reason: "close failed: \(MappedFile.describeErrno(errno))")
-        }
-        if rename(temporaryPath, path) != 0 {
-            throw ModelIOError.cannotWrite(path: path, reason: "rename failed: \(MappedFile.describeErrno(errno))")
-        }
-        succeeded = true
     }
 
     /// The length field, the JSON header and its padding, validating the entries on the way.
