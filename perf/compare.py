@@ -377,7 +377,7 @@ def swift_quantized(binary: Path, model_dir: Path, template: str) -> tuple[Path 
     """Our Q8_0 model via `gpt2 quantize` (template is configurable: the command is new)."""
     if not has_subcommand(binary, "quantize"):
         return None, "`gpt2 quantize` is not in this build"
-    out = WORK / f"{model_dir.name}-q8_0-swift"
+    out = WORK / f"{model_dir.name}-q8_0-swift.gguf"  # our loader picks GGUF by extension
     if out.exists():
         return out, ""
     cmd = template.format(gpt2=str(binary), src=str(model_dir), dst=str(out)).split()
