@@ -118,7 +118,7 @@ let package = Package(
             resources: [.copy("Fixtures")], swiftSettings: cpuFlags
         ),
         .testTarget(
-            name: "GPT2Tests", dependencies: ["GPT2"],
+            name: "GPT2Tests", dependencies: ["GPT2", "Runtime"],
             resources: [.copy("Fixtures")], swiftSettings: cpuFlags
         ),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling"], swiftSettings: cpuFlags),

@@ -1,17 +1,8 @@
 import Glibc
+import Runtime
 
-/// SplitMix64: a small, fast, seeded generator, so every test sees the same "random" data.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// Every test sees the same "random" data (Runtime's SplitMix64).
+typealias SeededGenerator = SplitMix64
 
 /// Number of threads of this process right now (entries of /proc/self/task).
 func processThreadCount() -> Int {

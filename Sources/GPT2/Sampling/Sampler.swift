@@ -13,6 +13,7 @@
 
 import Glibc
 import Kernels
+import Runtime
 
 /// An invalid sampling setting.
 public enum SamplingError: Error, CustomStringConvertible, Equatable {

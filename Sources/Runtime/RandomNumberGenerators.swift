@@ -4,13 +4,7 @@
 // specified. Sampling must be reproducible (same seed, same text, on every platform), so we use
 // the well-known generators of Blackman and Vigna (https://prng.di.unimi.it), bit for bit.
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// SplitMix64 (Steele, Lea and Flood): a tiny generator used to expand one 64-bit seed into
 /// the state of a larger generator, as recommended by the xoshiro authors.
