@@ -95,17 +95,21 @@ public struct BenchRunner {
         var history: [Int]
         var next: Int
         var total: UInt64 = 0, ttft: UInt64 = 0
+        /// Evaluates `tokens` and picks the next token; the time includes sampling only with
+        /// `includeSampling` (as llama-bench, which never samples).
+        func timedStep(_ tokens: [Int], history: [Int]) throws -> (next: Int, nanoseconds: UInt64) {
+            let start = monotonicNanoseconds()
+            let logits = try session.evaluate(tokens)
+            if includeSampling {
+                let next = sampler.sample(logits: logits, history: history)
+                return (next, monotonicNanoseconds() - start)
+            }
+            let elapsed = monotonicNanoseconds() - start
+            return (greedy.sample(logits: logits, history: []), elapsed)
+        }
         if test.promptTokens > 0 {
             history = randomTokens(test.promptTokens, vocabularySize: V, rng: &rng)
-            let start = monotonicNanoseconds()
-            let logits = try session.evaluate(history)
-            if includeSampling {
-                next = sampler.sample(logits: logits, history: history)
-                ttft = monotonicNanoseconds() - start
-            } else {
-                ttft = monotonicNanoseconds() - start
-                next = greedy.sample(logits: logits, history: [])
-            }
+            (next, ttft) = try timedStep(history, history: history)
             total = ttft
         } else {
             // tg: a 1-token prompt, not timed.
@@ -116,16 +120,8 @@ public struct BenchRunner {
         latencies.reserveCapacity(test.generatedTokens)
         for _ in 0..<test.generatedTokens {
             history.append(next)
-            let start = monotonicNanoseconds()
-            let logits = try session.evaluate([next])
             let latency: UInt64
-            if includeSampling {
-                next = sampler.sample(logits: logits, history: history)
-                latency = monotonicNanoseconds() - start
-            } else {
-                latency = monotonicNanoseconds() - start
-                next = greedy.sample(logits: logits, history: [])
-            }
+            (next, latency) = try timedStep([next], history: history)
             latencies.append(latency)
             total += latency
         }

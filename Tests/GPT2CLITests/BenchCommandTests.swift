@@ -7,15 +7,7 @@ import Testing
 /// `gpt2 bench`, `gpt2 profile` and `gpt2 calibrate` on a small random model.
 @Suite(.serialized)
 struct BenchCommandTests {
-    func run(_ arguments: [String]) -> String? {
-        do {
-            var command = try GPT2Command.parseAsRoot(arguments)
-            try command.run()
-            return nil
-        } catch {
-            return GPT2Command.message(for: error)
-        }
-    }
+    func run(_ arguments: [String]) -> String? { runCommand(arguments) }
 
     @Test func benchAndProfileRun() throws {
         let m = CommandTests.modelDirectory

@@ -4,6 +4,17 @@ import GPT2
 import Testing
 @testable import GPT2CLI
 
+/// Parses and runs a `gpt2` command line in-process; returns the error message, or nil on success.
+func runCommand(_ arguments: [String]) -> String? {
+    do {
+        var command = try GPT2Command.parseAsRoot(arguments)
+        try command.run()
+        return nil
+    } catch {
+        return GPT2Command.message(for: error)
+    }
+}
+
 /// The `gpt2` subcommands, run in-process on a small random model.
 @Suite(.serialized)
 struct CommandTests {
@@ -13,16 +24,7 @@ struct CommandTests {
         return dir
     }()
 
-    /// Parses and runs a command line; returns the error message, or nil on success.
-    func run(_ arguments: [String]) -> String? {
-        do {
-            var command = try GPT2Command.parseAsRoot(arguments)
-            try command.run()
-            return nil
-        } catch {
-            return GPT2Command.message(for: error)
-        }
-    }
+    func run(_ arguments: [String]) -> String? { runCommand(arguments) }
 
     func temporaryFile(_ contents: String) -> String {
         let path = NSTemporaryDirectory() + "gpt2-cli-" + UUID().uuidString + ".txt"

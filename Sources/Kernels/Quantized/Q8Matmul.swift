@@ -165,6 +165,17 @@ func q8Matmul(
 
 // MARK: - Portable path
 
+/// Runs `body(m)` for every activation row m < M: in parallel only when there are enough rows
+/// to pay for a region (quantising one row is well under a microsecond).
+@inline(__always)
+func forEachActivationRow(_ M: Int, pool: ThreadPool, _ body: (Int) -> Void) {
+    if M >= 8 {
+        pool.parallelFor(M, granularity: 4) { rows in for m in rows { body(m) } }
+    } else {
+        for m in 0..<M { body(m) }
+    }
+}
+
 /// The portable GEMV/GEMM: threads split the weight rows; each takes 4 rows at a time (136 bytes
 /// per block, kept in L1) across all M activation rows, so the weights stream once per call in
 /// their stored order. M = 1 and M > 1 run the same micro-kernel, so a token decoded alone gets
@@ -177,13 +188,7 @@ func q8MatmulPortable(
     let blocks = K / 32, rowBytes = blocks * Q8_0.blockBytes
     let xq = scratch.base.bindMemory(to: Int16.self, capacity: M * K)
     let xd = (scratch.base + (M * K * 2 + 63) / 64 * 64).bindMemory(to: Float.self, capacity: M * blocks)
-    if M >= 8 {
-        pool.parallelFor(M, granularity: 4) { rows in
-            for m in rows { quantizeActivationRow(x + m * K, xq + m * K, xd + m * blocks, K: K) }
-        }
-    } else {
-        for m in 0..<M { quantizeActivationRow(x + m * K, xq + m * K, xd + m * blocks, K: K) }
-    }
+    forEachActivationRow(M, pool: pool) { m in quantizeActivationRow(x + m * K, xq + m * K, xd + m * blocks, K: K) }
     let inner = innerEpilogue(epilogue)
     pool.parallelFor(N, granularity: 4) { rows in
         defer { finishGelu(y, M: M, N: N, rows: rows, epilogue) }

@@ -32,13 +32,7 @@ func q8RowsX86(
     let blocks = K / 32, rowBytes = blocks * Q8_0.blockBytes
     let xq = scratch.base.bindMemory(to: Int8.self, capacity: M * K)  // rows of K: 32-byte aligned
     let xd = (scratch.base + (M * K + 63) / 64 * 64).bindMemory(to: Float.self, capacity: M * blocks)
-    if M >= 8 {
-        pool.parallelFor(M, granularity: 4) { rows in
-            for m in rows { quantizeActivationRow(x + m * K, xq + m * K, xd + m * blocks, K: K) }
-        }
-    } else {
-        for m in 0..<M { quantizeActivationRow(x + m * K, xq + m * K, xd + m * blocks, K: K) }
-    }
+    forEachActivationRow(M, pool: pool) { m in quantizeActivationRow(x + m * K, xq + m * K, xd + m * blocks, K: K) }
     let inner = innerEpilogue(epilogue)
     pool.parallelFor(N, granularity: 4) { rows in
         defer { finishGelu(y, M: M, N: N, rows: rows, epilogue) }
