@@ -4,7 +4,7 @@
 //
 // Module map (one concern each; the folder tree under Sources/ mirrors it):
 //   CNuma      system library: libnuma (Debian: libnuma-dev)
-//   Runtime    thread pool, aligned buffers, NUMA topology, clocks
+//   GPT2Runtime thread pool, aligned buffers, NUMA topology, clocks
 //   Kernels    SIMD math: matmul, attention, LayerNorm, GELU, softmax
 //   ModelIO    memory-mapped files, safetensors reader/writer, half-precision conversion
 //   Tokenizer  exact GPT-2 byte-level BPE (vocabulary embedded as resources)
@@ -78,7 +78,7 @@ let package = Package(
         .executable(name: "gpt2", targets: ["GPT2CLI"]),
         .library(name: "GPT2", targets: ["GPT2"]),
         // For the micro-benchmarks in Benchmarks/ (a separate package that depends on this one).
-        .library(name: "Runtime", targets: ["Runtime"]),
+        .library(name: "GPT2Runtime", targets: ["GPT2Runtime"]),
         .library(name: "Kernels", targets: ["Kernels"]),
     ],
     dependencies: [
@@ -90,9 +90,9 @@ let package = Package(
             pkgConfig: "numa",
             providers: [.apt(["libnuma-dev"])]
         ),
-        .target(name: "Runtime", dependencies: ["CNuma"], swiftSettings: hotCodeFlags),
-        .target(name: "Kernels", dependencies: ["Runtime"], swiftSettings: hotCodeFlags + int8Flags),
-        .target(name: "ModelIO", dependencies: ["Runtime"], swiftSettings: hotCodeFlags),
+        .target(name: "GPT2Runtime", dependencies: ["CNuma"], swiftSettings: hotCodeFlags),
+        .target(name: "Kernels", dependencies: ["GPT2Runtime"], swiftSettings: hotCodeFlags + int8Flags),
+        .target(name: "ModelIO", dependencies: ["GPT2Runtime"], swiftSettings: hotCodeFlags),
         .target(
             name: "Tokenizer",
             exclude: ["LICENSE-GPT2-VOCABULARY.md"],
@@ -101,24 +101,24 @@ let package = Package(
         ),
         .target(
             name: "GPT2",
-            dependencies: ["Runtime", "Kernels", "ModelIO", "Tokenizer"],
+            dependencies: ["GPT2Runtime", "Kernels", "ModelIO", "Tokenizer"],
             swiftSettings: hotCodeFlags
         ),
-        .target(name: "Profiling", dependencies: ["GPT2", "Runtime", "Kernels"], swiftSettings: hotCodeFlags + int8Flags),
+        .target(name: "Profiling", dependencies: ["GPT2", "GPT2Runtime", "Kernels"], swiftSettings: hotCodeFlags + int8Flags),
         .executableTarget(
             name: "GPT2CLI",
-            dependencies: ["GPT2", "Profiling", "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["GPT2", "Profiling", "GPT2Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], swiftSettings: cpuFlags),
+        .testTarget(name: "GPT2RuntimeTests", dependencies: ["GPT2Runtime"], swiftSettings: cpuFlags),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: cpuFlags),
-        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "Runtime"], swiftSettings: cpuFlags),
+        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "GPT2Runtime"], swiftSettings: cpuFlags),
         .testTarget(
             name: "TokenizerTests", dependencies: ["Tokenizer"],
             resources: [.copy("Fixtures")], swiftSettings: cpuFlags
         ),
         .testTarget(
-            name: "GPT2Tests", dependencies: ["GPT2", "Runtime"],
+            name: "GPT2Tests", dependencies: ["GPT2", "GPT2Runtime"],
             resources: [.copy("Fixtures")], swiftSettings: cpuFlags
         ),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling"], swiftSettings: cpuFlags),

@@ -18,10 +18,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: ".."),
-        // Not the "MallocInterposer" trait: with it package-benchmark does `import Runtime` (the
-        // Swift runtime module), which our own `Runtime` module shadows ("missing required module
-        // 'CNuma'"). Malloc counting is not needed for these kernels (they do not allocate).
-        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: []),
+        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         .executableTarget(
@@ -29,7 +26,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "Kernels", package: root),
-                .product(name: "Runtime", package: root),
+                .product(name: "GPT2Runtime", package: root),
             ],
             path: "Benchmarks/KernelBenchmarks",
             swiftSettings: cpuFlags + [.unsafeFlags(["-Ounchecked"])],
@@ -41,7 +38,7 @@ let package = Package(
             name: "KernelThroughput",
             dependencies: [
                 .product(name: "Kernels", package: root),
-                .product(name: "Runtime", package: root),
+                .product(name: "GPT2Runtime", package: root),
             ],
             path: "Benchmarks/KernelThroughput",
             swiftSettings: cpuFlags + [.unsafeFlags(["-Ounchecked"])]

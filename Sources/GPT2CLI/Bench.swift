@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import GPT2
 import Profiling
-import Runtime
+import GPT2Runtime
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(

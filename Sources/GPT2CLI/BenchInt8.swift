@@ -3,7 +3,7 @@ import Foundation
 import GPT2
 import Glibc
 import Kernels
-import Runtime
+import GPT2Runtime
 
 /// `gpt2 bench-int8`: the numbers of perf/NOTES-int8-kernels.md, measured as ratios within one
 /// run (the host is shared: absolute numbers drift from minute to minute). Every comparison is

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Profiling
-import Runtime
+import GPT2Runtime
 
 struct Calibrate: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import GPT2
-import Runtime
+import GPT2Runtime
 
 struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(

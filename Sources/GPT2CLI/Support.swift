@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import GPT2
 import Profiling
-import Runtime
+import GPT2Runtime
 import Tokenizer
 
 /// Options shared by every command that runs the model.

@@ -1,5 +1,5 @@
 import Glibc
-import Runtime
+import GPT2Runtime
 
 /// Copies the keys and values of `T` new tokens from the fused QKV activations into a layer's
 /// KV cache. Shapes: qkv [T, 3C] (q | k | v; head h at columns h·hd of each part);

@@ -1,5 +1,5 @@
 import Glibc
-import Runtime
+import GPT2Runtime
 
 /// LayerNorm over the last dimension:
 /// out[t,:] = (x[t,:] − mean) / √(var + eps) · weight + bias, with the biased variance as

@@ -1,4 +1,4 @@
-import Runtime
+import GPT2Runtime
 
 /// What a matmul does with each finished output element `v = (x·W)[m,n] + bias[n]`.
 public enum MatmulEpilogue: Sendable {

@@ -1,4 +1,4 @@
-import Runtime
+import GPT2Runtime
 
 // Packed fp32 weights: one layout for both prefill (GEMM) and decode (GEMV).
 //

@@ -1,4 +1,4 @@
-import Runtime
+import GPT2Runtime
 
 /// An fp32 tensor: either a view into a mapped file (no copy) or an owned 64-byte-aligned buffer
 /// (`AlignedBuffer`, after a F16/BF16 conversion or an unaligned F32 source). `owner` keeps the memory alive:

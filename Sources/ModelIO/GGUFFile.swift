@@ -1,4 +1,4 @@
-import Runtime
+import GPT2Runtime
 
 // GGUF, llama.cpp's model file format (ggml/docs/gguf.md), read by mmap and validated on open.
 //

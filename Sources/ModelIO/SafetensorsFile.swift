@@ -1,4 +1,4 @@
-import Runtime
+import GPT2Runtime
 import Foundation
 
 /// A safetensors file, memory-mapped and validated on open.

@@ -3,7 +3,7 @@
 
 import Foundation
 import GPT2
-import Runtime
+import GPT2Runtime
 
 /// One llama-bench test.
 public enum BenchTest: Equatable, Sendable {

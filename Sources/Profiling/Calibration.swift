@@ -4,7 +4,7 @@
 
 import Foundation
 import Glibc
-import Runtime
+import GPT2Runtime
 #if GPT2_VNNI
 import _Builtin_intrinsics.intel
 #endif

@@ -2,7 +2,7 @@
 // that drives a session through a prefill and a decode while it listens.
 
 import GPT2
-import Runtime
+import GPT2Runtime
 
 /// Prefill (the prompt in one `evaluate`) or decode (one token per step).
 public enum Phase: String, Sendable, CaseIterable {

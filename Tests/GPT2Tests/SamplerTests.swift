@@ -1,6 +1,6 @@
 import Foundation
 import GPT2
-import Runtime
+import GPT2Runtime
 import Testing
 
 // Property tests for the sampler: each draws many random logit vectors (with deliberate ties)

@@ -1,6 +1,6 @@
 import Glibc
 import Kernels
-import Runtime
+import GPT2Runtime
 import Testing
 
 /// A KV cache [H, capacity, hd] whose unused slots hold the NaN canary: attention reading a slot

@@ -1,5 +1,5 @@
 import Kernels
-import Runtime
+import GPT2Runtime
 import Testing
 
 private func layerNormReference(

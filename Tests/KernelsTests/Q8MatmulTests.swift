@@ -1,5 +1,5 @@
 @testable import Kernels
-import Runtime
+import GPT2Runtime
 import Testing
 
 /// Q8_0 weights as raw GGML blocks (N rows × K/32 blocks × 34 bytes), at an odd address:

@@ -1,7 +1,7 @@
 import Glibc
-import Runtime
+import GPT2Runtime
 
-/// Every test sees the same "random" data (Runtime's SplitMix64).
+/// Every test sees the same "random" data (GPT2Runtime's SplitMix64).
 typealias SeededGenerator = SplitMix64
 
 extension SplitMix64 {

@@ -1,5 +1,5 @@
 import Foundation
-import Runtime
+import GPT2Runtime
 import Testing
 
 @testable import ModelIO

@@ -1,4 +1,4 @@
-import Runtime
+import GPT2Runtime
 import Foundation
 import Testing
 

@@ -1,6 +1,6 @@
 import Foundation
 import GPT2
-import Runtime
+import GPT2Runtime
 import Testing
 @testable import Profiling
 #if canImport(FoundationXML)

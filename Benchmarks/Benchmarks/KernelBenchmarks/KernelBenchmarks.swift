@@ -10,7 +10,7 @@
 import Benchmark
 import Foundation
 import Kernels
-import Runtime
+import GPT2Runtime
 
 // MARK: - Shared data (built once, outside the timed regions)
 

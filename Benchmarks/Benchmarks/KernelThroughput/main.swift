@@ -3,7 +3,7 @@
 import Foundation
 import Glibc
 import Kernels
-import Runtime
+import GPT2Runtime
 
 func now() -> Double { var t = timespec(); clock_gettime(CLOCK_MONOTONIC, &t); return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9 }
 func randomBuffer(_ count: Int, seed: UInt64) -> AlignedBuffer<Float> {

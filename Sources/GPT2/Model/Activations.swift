@@ -1,4 +1,4 @@
-import Runtime
+import GPT2Runtime
 
 /// Scratch memory of one forward pass over up to `capacity` tokens: one arena, named views
 /// (as in llm.c), allocated once per session so the hot path never allocates.

@@ -1,7 +1,7 @@
 import Foundation
 import Kernels
 import ModelIO
-import Runtime
+import GPT2Runtime
 import Tokenizer
 
 /// Writes a loaded GPT-2 as a GGUF v3 file with llama.cpp's GPT-2 metadata and tensor names

@@ -1,5 +1,5 @@
 import Kernels
-import Runtime
+import GPT2Runtime
 
 /// Which logits a forward pass produces.
 public enum LogitsRequest: Sendable {

@@ -1,6 +1,6 @@
 import Kernels
 import ModelIO
-import Runtime
+import GPT2Runtime
 
 /// The parameters of one transformer block: vectors as fp32 pointers into mapped or owned
 /// storage, matrices as `LinearWeight`s.

@@ -1,4 +1,4 @@
-import Runtime
+import GPT2Runtime
 
 /// Keys and values of every past position, per layer: [L][H, capacity, hd] each, so that the
 /// attention pass over one head's history reads one contiguous run of memory.

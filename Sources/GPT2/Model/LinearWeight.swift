@@ -1,5 +1,5 @@
 import Kernels
-import Runtime
+import GPT2Runtime
 
 /// The weight matrix W of a linear layer y = x·W + b (K inputs, N outputs) in the storage the
 /// kernels run on. Every matmul of the graph goes through `linear`, the one place where a

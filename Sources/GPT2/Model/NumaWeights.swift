@@ -1,5 +1,5 @@
 import Kernels
-import Runtime
+import GPT2Runtime
 
 extension GPT2Weights {
     /// The byte ranges of the packed weights that thread `t` of `threads` streams, per matrix:

@@ -1,6 +1,6 @@
 import Glibc
 import Kernels
-import Runtime
+import GPT2Runtime
 
 /// Weight formats an fp32 model can be converted to in memory.
 public enum WeightQuantization: String, Sendable, CaseIterable {

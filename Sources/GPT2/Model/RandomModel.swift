@@ -1,6 +1,6 @@
 import Foundation
 import ModelIO
-import Runtime
+import GPT2Runtime
 import Tokenizer
 
 /// Random-weight GPT-2 checkpoints in Hugging Face's format, for running every command,

@@ -13,7 +13,7 @@
 
 import Glibc
 import Kernels
-import Runtime
+import GPT2Runtime
 
 /// An invalid sampling setting.
 public enum SamplingError: Error, CustomStringConvertible, Equatable {

@@ -1,4 +1,4 @@
-import Runtime
+import GPT2Runtime
 
 // Q8_0 weights × on-the-fly Q8 activations, as llama.cpp's Q8_0 × Q8_0 path:
 //

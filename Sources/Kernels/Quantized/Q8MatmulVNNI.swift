@@ -14,7 +14,7 @@
 // an all-ones mask LLVM emits the plain instruction.
 #if GPT2_AVX2
 import _Builtin_intrinsics.intel
-import Runtime
+import GPT2Runtime
 
 // MARK: - Row kernels: the VNNI GEMV (M = 1) and the whole AVX2 path
 

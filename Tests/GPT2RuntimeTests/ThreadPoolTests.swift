@@ -1,5 +1,5 @@
 import Glibc
-import Runtime
+import GPT2Runtime
 import Synchronization
 import Testing
 
