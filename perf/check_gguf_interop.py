@@ -11,6 +11,10 @@
 5. If llama-cpp-python is importable, loads our F32 and Q8_0 GGUFs in llama.cpp: greedy text
    must equal `gpt2 generate --temperature 0`, logits within rel. L2 1e-4 (F32; llama.cpp's
    Q8_0 matmul also quantizes activations, so Q8_0 gets 1e-2).
+6. Accuracy against llama.cpp, as llama-perplexity measures it: the same Q8_0 file (llama.cpp's
+   converter's), the same text and windows, each runtime compared with its own F32: mean and
+   p99 KL divergence, same top-1 token, PPL ratio. Ours must be no worse than llama.cpp's
+   (mean KLD within 2%: both quantize activations per 32-block, ours with an fp32 scale).
 
 Run (from the repository root, after `swift build -c release`):
     /tmp/pyenv/bin/python perf/check_gguf_interop.py \
@@ -34,6 +38,57 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def run(cmd, **kw):
     print("$", " ".join(cmd), flush=True)
     return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
+
+
+def kld_statistics(base, quant, targets):
+    """llama-perplexity's statistics of `quant` against `base` ([positions, n_vocab] logits)."""
+    def log_softmax(x):
+        x = x.astype(np.float64)
+        x = x - x.max(axis=1, keepdims=True)
+        return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    lp, lq = log_softmax(base), log_softmax(quant)
+    kld = (np.exp(lp) * (lp - lq)).sum(axis=1)
+    rows = np.arange(len(targets))
+    ppl_base, ppl_quant = np.exp(-lp[rows, targets].mean()), np.exp(-lq[rows, targets].mean())
+    dp = np.exp(lq[rows, targets]) - np.exp(lp[rows, targets])
+    return {"mean_kld": float(kld.mean()), "p99_kld": float(np.percentile(kld, 99)),
+            "same_top1": float((base.argmax(1) == quant.argmax(1)).mean()),
+            "ppl_ratio": float(ppl_quant / ppl_base), "rms_dp": float(np.sqrt((dp ** 2).mean()))}
+
+
+def compare_kld_with_llama_cpp(args, files, hf, work, llama_cpp):
+    """Step 6: Q8_0 accuracy of llama.cpp and of us, each against its own F32, same windows."""
+    context = int(args.context)
+    tokens = [int(t) for t in run([args.gpt2, "tokenize", "-f", args.text]).stdout.split()]
+    windows = [tokens[s:s + context] for s in range(0, len(tokens), context)]
+    windows = [w for w in windows if len(w) > 1]
+    # Position i of a window predicts token i + 1: the rows `gpt2 perplexity --dump-logits` writes.
+    targets = np.array([t for w in windows for t in w[1:]])
+
+    def theirs(name):
+        model = llama_cpp.Llama(model_path=files[name], n_ctx=context, verbose=False, logits_all=True)
+        rows = []
+        for w in windows:
+            model.reset()
+            model.eval(w)
+            rows.append(np.array(model.scores[:len(w) - 1], dtype=np.float32))
+        return np.concatenate(rows)
+
+    def ours(model):
+        out = os.path.join(work, os.path.basename(model) + ".kld.logits")
+        run([args.gpt2, "perplexity", "-m", model, "-f", args.text, "--context", args.context, "--dump-logits", out])
+        return np.fromfile(out, dtype="<f4").reshape(len(targets), -1)
+
+    llama = kld_statistics(theirs("llama-f32"), theirs("llama-q8_0"), targets)
+    swift = kld_statistics(ours(hf), ours(files["llama-q8_0"]), targets)
+    print(f"Q8_0 vs F32 on {len(targets)} positions ({len(windows)} windows of <= {context} tokens):")
+    print(f"  {'':10} {'mean KLD':>10} {'p99 KLD':>10} {'same top-1':>11} {'PPL ratio':>10} {'RMS dp':>8}")
+    for name, s in (("llama.cpp", llama), ("swift-gpt2", swift)):
+        print(f"  {name:10} {s['mean_kld']:10.3e} {s['p99_kld']:10.3e} {100 * s['same_top1']:10.2f}% "
+              f"{s['ppl_ratio']:10.5f} {100 * s['rms_dp']:7.3f}%")
+    if not swift["mean_kld"] <= llama["mean_kld"] * 1.02:
+        return [f"our Q8_0 mean KLD {swift['mean_kld']:.3e} is worse than llama.cpp's {llama['mean_kld']:.3e}"]
+    return []
 
 
 def main():
@@ -132,6 +187,8 @@ def main():
             print(f"{name} in llama.cpp vs us: logits rel. L2 {rel:.3e} (limit {limit:g})")
             if not rel <= limit:
                 failures.append(f"{name}: llama.cpp's logits differ from ours (rel. L2 {rel:.3e})")
+
+        failures += compare_kld_with_llama_cpp(args, files, hf, work, llama_cpp)
 
     shutil.rmtree(work)
     if failures:
