@@ -50,9 +50,10 @@ let benchmarks: @Sendable () -> Void = {
         for test in tests {
             for threads in [1, 2] {
                 let tolerance = BenchmarkThresholds(relative: [.p50: regressionTolerance])
+                // About 5 s per benchmark: 3–12 iterations here, enough for a stable median.
                 let configuration = Benchmark.Configuration(
                     metrics: [.wallClock, tokensPerSecond], timeUnits: .milliseconds,
-                    warmupIterations: 1, maxDuration: .seconds(3), maxIterations: 10,
+                    warmupIterations: 1, maxDuration: .seconds(5), maxIterations: 12,
                     thresholds: [.wallClock: tolerance, tokensPerSecond: tolerance])
                 Benchmark("gpt2-124M \(type.rawValue) \(test.name) \(threads)T", configuration: configuration) { benchmark in
                     let tokens = Double(test.promptTokens + test.generatedTokens)
