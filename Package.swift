@@ -77,9 +77,10 @@ let package = Package(
     products: [
         .executable(name: "gpt2", targets: ["GPT2CLI"]),
         .library(name: "GPT2", targets: ["GPT2"]),
-        // For the micro-benchmarks in Benchmarks/ (a separate package that depends on this one).
+        // For the benchmarks in Benchmarks/ (a separate package that depends on this one).
         .library(name: "GPT2Runtime", targets: ["GPT2Runtime"]),
         .library(name: "Kernels", targets: ["Kernels"]),
+        .library(name: "Profiling", targets: ["Profiling"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -1,8 +1,12 @@
 // swift-tools-version:6.1
 //
-// Micro-benchmarks of swift-gpt2's kernels at GPT-2 124M shapes, kept out of the product.
-//   swift package --package-path Benchmarks benchmark
-// (package-benchmark's plugin; `--filter <regex>` picks benchmarks.)
+// Benchmarks of swift-gpt2, kept out of the product and out of CI (a release build of
+// package-benchmark and its dependencies takes minutes): kernels at GPT-2 124M shapes
+// (KernelBenchmarks) and end-to-end GPT-2 124M runs with regression thresholds (EndToEnd).
+//   swift package --package-path Benchmarks benchmark [--target T] [--filter REGEX]
+//   swift package --package-path Benchmarks benchmark baseline update|check [--target T]
+// package-benchmark treats every executable target under Benchmarks/ as a benchmark suite that
+// speaks its protocol: put no plain executable there (one broke every run: no results printed).
 import Foundation
 import PackageDescription
 
@@ -32,16 +36,19 @@ let package = Package(
             swiftSettings: cpuFlags + [.unsafeFlags(["-Ounchecked"])],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
-        // Plain fallback (no package-benchmark): prints GB/s and GFLOP/s, old vs packed kernels
-        // interleaved. `swift run -c release --package-path Benchmarks KernelThroughput`
+        // End to end: GPT-2 124M fp32 and Q8_0, pp128 and tg32, 1 and 2 threads, with
+        // regression thresholds for `benchmark baseline check`.
         .executableTarget(
-            name: "KernelThroughput",
+            name: "EndToEnd",
             dependencies: [
-                .product(name: "Kernels", package: root),
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "GPT2", package: root),
                 .product(name: "GPT2Runtime", package: root),
+                .product(name: "Profiling", package: root),
             ],
-            path: "Benchmarks/KernelThroughput",
-            swiftSettings: cpuFlags + [.unsafeFlags(["-Ounchecked"])]
+            path: "Benchmarks/EndToEnd",
+            swiftSettings: cpuFlags + [.unsafeFlags(["-Ounchecked"])],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
     ]
 )

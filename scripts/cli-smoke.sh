@@ -44,6 +44,8 @@ expect_ok "tokenize --show" "$gpt2" tokenize -m "$m" -p "Hi" --show
 printf 'The quick brown fox jumps over the lazy dog. %.0s' $(seq 20) > "$work/text.txt"
 expect_ok "perplexity" "$gpt2" perplexity -m "$m" -f "$work/text.txt" --context 32 --stride 16 --dump-logits "$work/logits.f32"
 expect_ok "bench" "$gpt2" bench -m "$m" -p 16 -n 4 -pg 8,4 -t 1,2 -r 2 -o jsonl
+expect_ok "bench --numa isolate" "$gpt2" bench -m "$m" -p 8 -n 2 -t 2 -r 1 --numa isolate -o jsonl
+grep -q '"numa":"isolate"' "$work/out" || { echo "FAIL: bench --numa isolate printed $(head -c 300 "$work/out")"; failures=$((failures + 1)); }
 expect_ok "profile" "$gpt2" profile -m "$m" -p 16 -n 4 -t 2 --trace "$work/trace.json" --report "$work/report.html"
 expect_ok "calibrate" env GPT2_HOME="$work/home" "$gpt2" calibrate --buffer-mib 64 -r 1
 expect_ok "calibrate --show" env GPT2_HOME="$work/home" "$gpt2" calibrate --show

@@ -35,7 +35,7 @@ struct Bench: ParsableCommand {
     @Option(name: .short, help: "Repetitions of each test.")
     var r = 5
 
-    @Option(help: "NUMA placement: off, distribute or isolate (recorded; one node here).")
+    @Option(help: "NUMA: off (no pinning), distribute (threads round-robin over nodes, each thread's weights on its node), isolate (only the current node's CPUs).")
     var numa = "off"
 
     @Option(name: .short, help: "Output format: md, csv, json or jsonl.")
@@ -71,7 +71,7 @@ struct Bench: ParsableCommand {
             throw ValidationError("-t: thread counts must be between 1 and 1024, got \(bad)")
         }
         guard r >= 1 else { throw ValidationError("-r must be at least 1, got \(r)") }
-        guard ["off", "distribute", "isolate"].contains(numa) else {
+        guard let numaStrategy = NumaStrategy(rawValue: numa) else {
             throw ValidationError("unknown --numa '\(numa)' (expected off, distribute or isolate)")
         }
         let profilerModes = try profiler.split(separator: ",").map { mode -> Bool in
@@ -81,13 +81,13 @@ struct Bench: ParsableCommand {
             default: throw ValidationError("--profiler takes off, on or off,on, got '\(profiler)'")
             }
         }
-        return BenchPlan(modelPaths: models, tests: tests, threads: threads, repetitions: r, numa: numa,
+        return BenchPlan(modelPaths: models, tests: tests, threads: threads, repetitions: r, numa: numaStrategy,
                          includeSampling: includeSampling, profiler: profilerModes)
     }
 
     func run() throws {
         let models = model.flatMap { $0.split(separator: ",").map(String.init) }
-        let plan = try plan(models: models.isEmpty ? [try DefaultModel.ensure()] : models)
+        let plan = try plan(models: models.isEmpty ? [try DefaultModel.ensure(note: printError)] : models)
         let ceilings = MachineCeilings.loadCached()
         let records = try plan.run(ceilings: ceilings, progress: printError)
         FileHandle.standardOutput.write(Data(try records.formatted(BenchFormat(rawValue: o)!, ceilings: ceilings).utf8))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Profiling
 
 @main
 struct GPT2Command: ParsableCommand {
@@ -12,6 +13,6 @@ struct GPT2Command: ParsableCommand {
             \(DefaultModel.directory)).
             """,
         subcommands: [Generate.self, Tokenize.self, Perplexity.self, Quantize.self, InitRandom.self, Inspect.self,
-                      Bench.self, Calibrate.self, Profile.self, BenchInt8.self]
+                      Bench.self, Calibrate.self, Profile.self]
     )
 }

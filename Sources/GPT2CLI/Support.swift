@@ -25,21 +25,7 @@ struct ModelOptions: ParsableArguments {
     /// The model path to use, creating the default random model if none was given.
     func resolvedModelPath() throws -> String {
         if let model { return model }
-        return try DefaultModel.ensure()
-    }
-}
-
-/// The embedded default: a random-weight GPT-2 124M, written once into the user's cache.
-enum DefaultModel {
-    static var directory: String { swiftGPT2CacheDirectory() + "/gpt2-random-seed0" }
-
-    /// Returns the default model's directory, writing it first if it is not there yet.
-    static func ensure() throws -> String {
-        let dir = directory
-        if FileManager.default.fileExists(atPath: dir + "/model.safetensors") { return dir }
-        printError("note: no --model given; writing a random-weight GPT-2 124M to \(dir) (once)")
-        try RandomModel.write(config: GPT2Config.preset("gpt2")!, seed: 0, to: dir)
-        return dir
+        return try DefaultModel.ensure(note: printError)
     }
 }
 

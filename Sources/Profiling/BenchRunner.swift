@@ -71,10 +71,7 @@ public struct BenchRunner {
 
     /// One untimed warm-up run, then `repetitions` timed ones.
     public mutating func measure(_ test: BenchTest, repetitions: Int) throws -> BenchMeasurement {
-        let limit = session.model.config.nPositions
-        guard test.contextNeeded <= limit else {
-            throw ProfilingError.invalidOption("test \(test.name) needs \(test.contextNeeded) positions; the model's context is \(limit)")
-        }
+        try checkContext(test)
         guard repetitions >= 1 else { throw ProfilingError.invalidOption("repetitions must be at least 1, got \(repetitions)") }
         _ = try runOnce(test)
         var result = BenchMeasurement(samplesNanoseconds: [], tokenLatenciesNanoseconds: [], timeToFirstTokenNanoseconds: [])
@@ -85,6 +82,21 @@ public struct BenchRunner {
             if case .promptThenGeneration = test { result.timeToFirstTokenNanoseconds.append(run.ttft) }
         }
         return result
+    }
+
+    /// Runs `test` once, without a warm-up, and returns the nanoseconds `measure` would count
+    /// for it: for harnesses that do their own warm-up and repetitions (the package-benchmark
+    /// suite in Benchmarks/).
+    public mutating func timedNanoseconds(_ test: BenchTest) throws -> UInt64 {
+        try checkContext(test)
+        return try runOnce(test).total
+    }
+
+    private func checkContext(_ test: BenchTest) throws {
+        let limit = session.model.config.nPositions
+        guard test.contextNeeded <= limit else {
+            throw ProfilingError.invalidOption("test \(test.name) needs \(test.contextNeeded) positions; the model's context is \(limit)")
+        }
     }
 
     /// Runs the test once: its timed total, each generated token's latency, and the time to the
@@ -237,12 +249,13 @@ public struct BenchPlan: Sendable {
     public var tests: [BenchTest]
     public var threads: [Int]
     public var repetitions: Int
-    public var numa: String
+    /// Thread pinning and weight placement of every session (as `gpt2 generate --numa`).
+    public var numa: NumaStrategy
     public var includeSampling: Bool
     /// Run each test without (false) and/or with (true) the profiler attached.
     public var profiler: [Bool]
 
-    public init(modelPaths: [String], tests: [BenchTest], threads: [Int], repetitions: Int, numa: String = "off",
+    public init(modelPaths: [String], tests: [BenchTest], threads: [Int], repetitions: Int, numa: NumaStrategy = .off,
                 includeSampling: Bool = false, profiler: [Bool] = [false]) {
         self.modelPaths = modelPaths; self.tests = tests; self.threads = threads; self.repetitions = repetitions
         self.numa = numa; self.includeSampling = includeSampling; self.profiler = profiler
@@ -263,7 +276,7 @@ public struct BenchPlan: Sendable {
                     "test \(test.name) needs \(test.contextNeeded) positions; the model's context is \(model.config.nPositions) (\(path))")
             }
             for t in threads {
-                let session = GPT2Session(model: model, threads: t)
+                let session = makeSession(model: model, threads: t)
                 var runner = try BenchRunner(session: session, includeSampling: includeSampling)
                 // Profiler off and on innermost, so that the two runs of a test are adjacent in
                 // time: this machine's speed drifts from minute to minute.
@@ -278,7 +291,7 @@ public struct BenchPlan: Sendable {
                         session.pool.regionRecorder = withProfiler ? RegionRecorder(threadCount: t, capacity: 1 << 16) : nil
                         defer { session.observer = nil; session.pool.regionRecorder = nil }
                         let m = try runner.measure(test, repetitions: repetitions)
-                        let record = BenchRecord(model: model, modelPath: path, test: test, threads: t, numa: numa,
+                        let record = BenchRecord(model: model, modelPath: path, test: test, threads: t, numa: session.numa.rawValue,
                                                  profiler: withProfiler, measurement: m,
                                                  loadNanoseconds: loadNanoseconds, ceilings: ceilings)
                         records.append(record)
@@ -290,5 +303,10 @@ public struct BenchPlan: Sendable {
             }
         }
         return records
+    }
+
+    /// The session a test runs on: `threads` threads placed by `numa`.
+    func makeSession(model: GPT2Model, threads: Int) -> GPT2Session {
+        GPT2Session(model: model, threads: threads, numa: numa)
     }
 }

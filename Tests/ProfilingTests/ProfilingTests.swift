@@ -7,12 +7,29 @@ import Testing
 import FoundationXML
 #endif
 
-/// A small random model shared by the tests that run one.
-let tinyModel: GPT2Model = {
+/// The checkpoint directory of `tinyModel` (for code that loads models by path).
+let tinyModelDirectory: String = {
     let dir = NSTemporaryDirectory() + "gpt2-profiling-tests-" + UUID().uuidString
     try! RandomModel.write(config: GPT2Config(nLayer: 2, nHead: 4, nEmbd: 128, nPositions: 96, vocabSize: 1000), seed: 5, to: dir)
-    return try! GPT2Model.load(path: dir)
+    return dir
 }()
+
+/// A small random model shared by the tests that run one.
+let tinyModel: GPT2Model = try! GPT2Model.load(path: tinyModelDirectory)
+
+/// Runs `body` on a thread of its own and waits for it: a pinned thread pool pins its caller,
+/// which must not be one of the test runner's shared threads.
+func onDedicatedThread<T>(_ body: @escaping @Sendable () throws -> T) throws -> T {
+    nonisolated(unsafe) var result: Result<T, Error>?
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        result = Result { try body() }
+        done.signal()
+    }
+    thread.start()
+    done.wait()
+    return try result!.get()
+}
 
 @Suite struct StatisticsTests {
     @Test func meanDeviationAndPercentiles() {
@@ -163,6 +180,31 @@ let tinyModel: GPT2Model = {
 }
 
 @Suite(.serialized) struct BenchTests {
+    /// `--numa` reaches the sessions `gpt2 bench` runs on: `isolate` pins every thread to the
+    /// CPU the topology plans (one node here: the current node's CPUs), `off` pins none, and
+    /// the records report the session's strategy, not the option's text.
+    @Test func numaStrategyReachesTheSession() throws {
+        let (planned, cpus, isolated, off, records) = try onDedicatedThread {
+            let topology = NumaTopology.discover()
+            let planned = topology.placement(threads: 2, strategy: .isolate, currentNode: topology.currentNodeIndex())
+            let plan = BenchPlan(modelPaths: [tinyModelDirectory], tests: [.generation(2)], threads: [2], repetitions: 1, numa: .isolate)
+            let session = plan.makeSession(model: tinyModel, threads: 2)
+            // Each thread's own affinity mask: pinned threads may run on one CPU only.
+            let cpus = UnsafeMutableBufferPointer<[Int]>.allocate(capacity: 2)
+            cpus.initialize(repeating: [])
+            defer { cpus.deallocate() }
+            session.pool.run { index in cpus[index] = ThreadPool.availableCPUs() }
+            var unpinned = plan
+            unpinned.numa = .off
+            let off = unpinned.makeSession(model: tinyModel, threads: 2)
+            return (planned, Array(cpus), session, off, try plan.run(ceilings: nil))
+        }
+        #expect(isolated.numa == .isolate && isolated.placement.cpus == planned.cpus && planned.cpus.count == 2)
+        #expect(cpus == planned.cpus.map { [$0] })
+        #expect(off.numa == .off && off.placement.cpus.isEmpty)
+        #expect(records.map(\.numa) == ["isolate"])
+    }
+
     @Test func testNames() {
         #expect(BenchTest.prompt(512).name == "pp512")
         #expect(BenchTest.generation(128).name == "tg128")
@@ -195,6 +237,20 @@ let tinyModel: GPT2Model = {
         var runner = try BenchRunner(session: GPT2Session(model: tinyModel, threads: 1))
         #expect(throws: ProfilingError.self) { try runner.measure(.promptThenGeneration(90, 10), repetitions: 1) }
         #expect(throws: ProfilingError.self) { try runner.measure(.prompt(4), repetitions: 0) }
+        #expect(throws: ProfilingError.self) { try runner.timedNanoseconds(.promptThenGeneration(90, 10)) }
+    }
+
+    /// One run without warm-up (the regression benchmarks' unit) times the same work as one
+    /// repetition of `measure`: tg's timed part is its generated tokens, and the session ends
+    /// with every position of the test in the cache.
+    @Test func timedRunCountsTheTestsTokens() throws {
+        var runner = try BenchRunner(session: GPT2Session(model: tinyModel, threads: 1))
+        let start = monotonicNanoseconds()
+        let timed = try runner.timedNanoseconds(.generation(6))
+        #expect(timed > 0 && timed <= monotonicNanoseconds() - start)
+        #expect(runner.session.position == 7)  // the 1-token prompt, then 6 generated
+        _ = try runner.timedNanoseconds(.prompt(16))
+        #expect(runner.session.position == 16)
     }
 
     func records() throws -> [BenchRecord] {

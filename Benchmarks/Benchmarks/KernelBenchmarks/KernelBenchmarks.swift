@@ -4,9 +4,13 @@
 //   swift package --package-path Benchmarks benchmark --filter 'decode' # a subset (regex)
 //
 // Each benchmark reports wall-clock time and a custom throughput metric: MFLOP/s for matmuls
-// (2·M·K·N per call), MB/s of weights for GEMVs (M = 1) and streaming reads. The host is shared:
-// compare ratios of benchmarks from one run (e.g. "decode sweep" vs "stream read"), not absolute
-// numbers across runs.
+// (2·M·K·N per call), MB/s of weights for GEMVs (M = 1) and streaming reads, MOP/s for the int8
+// GEMMs (Q8Benchmarks.swift). The host is shared: compare ratios of benchmarks from one run
+// (e.g. "decode sweep" vs "stream read"), not absolute numbers across runs.
+//
+// package-benchmark runs every benchmark in a process of its own, and every process registers
+// all of them: the large inputs are therefore globals (lazy in Swift), built by the first
+// benchmark that uses them, during its warm-up, not at registration.
 import Benchmark
 import Foundation
 import Kernels
@@ -101,24 +105,49 @@ func streamSum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
     return (a0 + a1 + a2 + a3).sum()
 }
 
-let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, flops, bandwidth], timeUnits: .microseconds,
-        warmupIterations: 2, maxDuration: .milliseconds(700), maxIterations: 200)
+/// Thresholds of the kernel benchmarks for `baseline check`: single kernels swing more than the
+/// end-to-end runs on this shared host, so only a median 25% worse (or better) fails.
+func kernelThresholds(_ metric: BenchmarkMetric) -> [BenchmarkMetric: BenchmarkThresholds] {
+    let tolerance = BenchmarkThresholds(relative: [.p50: 25])
+    return [.wallClock: tolerance, metric: tolerance]
+}
 
+/// The configuration of a kernel benchmark that reports `metric`.
+func kernelConfiguration(_ metric: BenchmarkMetric) -> Benchmark.Configuration {
+    .init(metrics: [.wallClock, metric], timeUnits: .microseconds, warmupIterations: 2,
+          maxDuration: .milliseconds(700), maxIterations: 200, thresholds: kernelThresholds(metric))
+}
+
+/// One matrix of each shape, for the per-matrix benchmarks.
+let matrices = shapes.enumerated().map { Matrix($0.element, seed: UInt64(100 + $0.offset)) }
+
+/// Decode's weights: every matrix of a 12-layer GPT-2 124M plus the LM head at M = 1 (≈ 496 MB,
+/// far beyond L3).
+let decodeModel = (0..<12).flatMap { l in shapes.dropLast().enumerated().map { Matrix($0.element, seed: UInt64(1000 + 10 * l + $0.offset)) } }
+    + [Matrix(shapes.last!, seed: 2000)]
+let decodeModelBytes = 12 * shapes.dropLast().reduce(0) { $0 + $1.K * $1.N * 4 } + shapes.last!.K * shapes.last!.N * 4
+
+/// A buffer of `decodeModelBytes` on huge pages, for the plain streaming read.
+let streamBuffer: HugePageBuffer<Float> = {
+    let buffer = HugePageBuffer<Float>(count: decodeModelBytes / 4)
+    for i in 0..<buffer.count { buffer.pointer[i] = Float(i & 1023) }
+    return buffer
+}()
+
+let benchmarks: @Sendable () -> Void = {
     // Per-matrix kernels, old (checkpoint layout) vs packed, at decode and prefill batch sizes.
     // One matrix at M = 1 fits in L3 (except lm_head): these GEMV numbers are cache-warm.
     for (i, shape) in shapes.enumerated() {
-        let matrix = Matrix(shape, seed: UInt64(100 + i))
         for M in shape.name == "lm_head" ? [1, 128] : [1, 128, 512] {
             for threads in [1, 2] {
                 for packedKernel in [false, true] {
                     let kind = packedKernel ? "packed" : "unpacked"
                     let pool = pools[threads]!
-                    Benchmark("matmul \(shape.name) M=\(M) \(kind) \(threads)T") { benchmark in
+                    let metric = M == 1 ? bandwidth : flops
+                    Benchmark("matmul \(shape.name) M=\(M) \(kind) \(threads)T", configuration: kernelConfiguration(metric)) { benchmark in
                         let units = M == 1 ? Double(shape.K * shape.N * 4) : 2 * Double(M * shape.K * shape.N)
-                        measure(benchmark, M == 1 ? bandwidth : flops, units: units) {
-                            matrix.run(outputs.pointer, inputs.pointer, M: M, packedKernel: packedKernel, pool: pool)
+                        measure(benchmark, metric, units: units) {
+                            matrices[i].run(outputs.pointer, inputs.pointer, M: M, packedKernel: packedKernel, pool: pool)
                         }
                     }
                 }
@@ -126,24 +155,20 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    // Decode: every matrix of a 12-layer GPT-2 124M plus the LM head at M = 1 (≈ 496 MB, far
-    // beyond L3), against a plain streaming read of a buffer of the same size.
-    let layers = (0..<12).flatMap { l in shapes.dropLast().enumerated().map { Matrix($0.element, seed: UInt64(1000 + 10 * l + $0.offset)) } }
-    let model = layers + [Matrix(shapes.last!, seed: 2000)]
-    let modelBytes = model.reduce(0) { $0 + $1.shape.K * $1.shape.N * 4 }
-    let streamBuffer = HugePageBuffer<Float>(count: modelBytes / 4)
-    for i in 0..<streamBuffer.count { streamBuffer.pointer[i] = Float(i & 1023) }
+    // Decode: all of the model's matrices at M = 1, against a plain streaming read of a buffer
+    // of the same size.
     for threads in [1, 2] {
         let pool = pools[threads]!
         for packedKernel in [false, true] {
-            Benchmark("decode sweep (all 124M matrices, M=1) \(packedKernel ? "packed" : "unpacked") \(threads)T") { benchmark in
-                measure(benchmark, bandwidth, units: Double(modelBytes)) {
-                    for m in model { m.run(outputs.pointer, inputs.pointer, M: 1, packedKernel: packedKernel, pool: pool) }
+            Benchmark("decode sweep (all 124M matrices, M=1) \(packedKernel ? "packed" : "unpacked") \(threads)T",
+                      configuration: kernelConfiguration(bandwidth)) { benchmark in
+                measure(benchmark, bandwidth, units: Double(decodeModelBytes)) {
+                    for m in decodeModel { m.run(outputs.pointer, inputs.pointer, M: 1, packedKernel: packedKernel, pool: pool) }
                 }
             }
         }
-        Benchmark("stream read (\(modelBytes >> 20) MiB, huge pages) \(threads)T") { benchmark in
-            measure(benchmark, bandwidth, units: Double(modelBytes)) {
+        Benchmark("stream read (\(decodeModelBytes >> 20) MiB, huge pages) \(threads)T", configuration: kernelConfiguration(bandwidth)) { benchmark in
+            measure(benchmark, bandwidth, units: Double(decodeModelBytes)) {
                 let n = streamBuffer.count, p = UnsafePointer(streamBuffer.pointer)
                 pool.parallelFor(n, granularity: 64) { r in
                     blackHole(streamSum(p + r.lowerBound, r.count))
@@ -158,7 +183,7 @@ let benchmarks: @Sendable () -> Void = {
     let keys = AlignedBuffer<Float>(count: H * T * hd), values = AlignedBuffer<Float>(count: H * T * hd)
     storeKeyValues(qkv: qkv.pointer, keys: keys.pointer, values: values.pointer, T: T, firstPosition: 0, H: H, hd: hd, capacity: T)
     for threads in [1, 2] {
-        Benchmark("attention T=512 \(threads)T") { benchmark in
+        Benchmark("attention T=512 \(threads)T", configuration: kernelConfiguration(flops)) { benchmark in
             // QK and PV: 2 · 2 · hd multiply-adds per (query, key) pair of the causal triangle.
             let units = Double(H * T * (T + 1) / 2 * 4 * hd)
             measure(benchmark, flops, units: units) {
@@ -171,11 +196,13 @@ let benchmarks: @Sendable () -> Void = {
     // LayerNorm of 1 and 512 rows.
     let gamma = randomBuffer(C, seed: 4), beta = randomBuffer(C, seed: 5)
     for rows in [1, 512] {
-        Benchmark("layerNorm T=\(rows) 2T") { benchmark in
+        Benchmark("layerNorm T=\(rows) 2T", configuration: kernelConfiguration(bandwidth)) { benchmark in
             measure(benchmark, bandwidth, units: Double(2 * rows * C * 4)) {
                 layerNorm(outputs.pointer, inputs.pointer, weight: gamma.pointer, bias: beta.pointer,
                           T: rows, C: C, eps: 1e-5, pool: pools[2]!)
             }
         }
     }
+
+    registerQ8Benchmarks()
 }

@@ -29,6 +29,10 @@ public final class GPT2Session {
     public private(set) var position = 0
     /// Optional per-op timing hook; nil costs one branch per op.
     public weak var observer: OpObserver?
+    /// The NUMA strategy this session was created with (`--numa`).
+    public let numa: NumaStrategy
+    /// Where `numa` put the threads: a CPU per thread (empty = not pinned) and their nodes.
+    public let placement: ThreadPlacement
 
     let cache: KVCache
     let activations: Activations
@@ -46,11 +50,14 @@ public final class GPT2Session {
         let config = model.config
         self.model = model
         let threadCount = max(1, threads ?? ThreadPool.availableCPUs().count)
+        self.numa = numa
         if numa == .off {
+            placement = ThreadPlacement(cpus: [], nodes: [])
             pool = ThreadPool(threadCount: threadCount)
         } else {
             let topology = NumaTopology.discover()
             let plan = topology.placement(threads: threadCount, strategy: numa, currentNode: topology.currentNodeIndex())
+            placement = plan
             pool = ThreadPool(threadCount: threadCount, cpus: plan.cpus)
             if plan.placesMemory { model.weights.place(on: topology, plan) }
         }
