@@ -30,7 +30,7 @@ struct BenchInt8: ParsableCommand {
         let fp32 = try GPT2Model.load(path: path)
         let q8 = fp32.quantized(to: .q8_0)
         print("model \(path), threads \(threads), reps \(reps) (median), int8 kernels: \(q8KernelDescription)")
-        if only == "all" || only == "gemv" { gemv(q8, threads: threads) }
+        if only == "all" || only == "gemv" { gemv(q8, rows: fp32.quantized(to: .q8_0, interleave: false), threads: threads) }
         if only == "all" || only == "decode" { try decode(fp32, q8, threads: threads) }
         if only == "all" || only == "gemm" { gemm() }
     }
@@ -70,17 +70,18 @@ struct BenchInt8: ParsableCommand {
     }
 
     /// Every Q8_0 matrix of the model at M = 1 (one decode step's weight traffic, without
-    /// attention), against a plain streaming read of a buffer of the same size.
-    func gemv(_ q8: GPT2Model, threads: Int) {
+    /// attention), in both layouts (GGML rows and interleaved), against a plain streaming read of
+    /// a buffer of the same size; the three interleaved rep by rep.
+    func gemv(_ q8: GPT2Model, rows rowsModel: GPT2Model, threads: Int) {
         let pool = ThreadPool(threadCount: threads)
-        var matrices: [(UnsafeRawPointer, Int, Int)] = []
-        for b in q8.weights.blocks {
-            for w in [b.qkv, b.attnProj, b.fc, b.fcProj] { if case let .q8_0(p, K, N) = w { matrices.append((p, K, N)) } }
+        func list(_ model: GPT2Model) -> [LinearWeight] {
+            return model.weights.blocks.flatMap { [$0.qkv, $0.attnProj, $0.fc, $0.fcProj] } + [model.weights.lmHead]
         }
-        if case let .q8_0(p, K, N) = q8.weights.lmHead { matrices.append((p, K, N)) }
-        let bytes = matrices.reduce(0) { $0 + $1.2 * $1.1 / 32 * 34 }
-        let maxK = matrices.map(\.1).max() ?? 0, maxN = matrices.map(\.2).max() ?? 0
-        let x = AlignedBuffer<Float>(count: maxK), y = AlignedBuffer<Float>(count: maxN)
+        let interleaved = list(q8).filter { if case .q8_0Interleaved = $0 { return true } else { return false } }
+        let rows = list(rowsModel).filter { if case .q8_0 = $0 { return true } else { return false } }
+        let bytes = interleaved.reduce(0) { $0 + $1.outputs * $1.inputs / 32 * 34 }
+        let maxK = interleaved.map(\.inputs).max() ?? 0, maxN = interleaved.map(\.outputs).max() ?? 0
+        let x = AlignedBuffer<Float>(count: maxK), y = AlignedBuffer<Float>(count: maxN + 8)
         for i in 0..<maxK { x.pointer[i] = Float(i % 17) - 8 }
         let scratch = Q8Scratch(bytes: Q8Scratch.bytes(M: 1, K: maxK))
         // The streaming read: the same byte count, huge pages, threads split it, 4 zmm sums.
@@ -92,7 +93,7 @@ struct BenchInt8: ParsableCommand {
         defer { free(raw) }
         for i in 0..<floats { buffer[i] = Float(i & 1023) }
         let sink = AlignedBuffer<Float>(count: 32)
-        var readTimes: [Double] = [], gemvTimes: [Double] = []
+        var readTimes: [Double] = [], gemvTimes: [Double] = [], rowTimes: [Double] = []
         for rep in 0...reps {
             let r = Self.time {
                 pool.parallelFor(floats / 64) { chunks in
@@ -105,15 +106,25 @@ struct BenchInt8: ParsableCommand {
                 }
             }
             let g = Self.time {
-                for (w, K, N) in matrices {
+                for case let .q8_0Interleaved(w, K, N) in interleaved {
+                    q8MatmulInterleaved(y.pointer, x.pointer, w, bias: nil, M: 1, K: K, N: N, scratch: scratch, pool: pool)
+                }
+            }
+            let o = Self.time {
+                for case let .q8_0(w, K, N) in rows {
                     q8Matmul(y.pointer, x.pointer, w, bias: nil, M: 1, K: K, N: N, scratch: scratch, pool: pool)
                 }
             }
-            if rep > 0 { readTimes.append(r); gemvTimes.append(g) }
+            if rep > 0 { readTimes.append(r); gemvTimes.append(g); rowTimes.append(o) }
         }
         let read = Double(bytes) / Self.median(readTimes) / 1e9, gemv = Double(bytes) / Self.median(gemvTimes) / 1e9
-        print(String(format: "gemv: %d matrices, %.1f MB of Q8_0: streaming read %.1f GB/s, q8_0 GEMV %.1f GB/s (%.0f%% of the read), %.2f ms per pass",
-                     matrices.count, Double(bytes) / 1e6, read, gemv, 100 * gemv / read, Self.median(gemvTimes) * 1e3))
+        print(String(format: "gemv: %d matrices, %.1f MB of Q8_0: streaming read %.1f GB/s, interleaved GEMV %.1f GB/s (%.0f%% of the read), %.2f ms per pass",
+                     interleaved.count, Double(bytes) / 1e6, read, gemv, 100 * gemv / read, Self.median(gemvTimes) * 1e3))
+        if !rows.isEmpty {
+            let old = Double(bytes) / Self.median(rowTimes) / 1e9
+            print(String(format: "gemv: GGML-row layout (before repacking) %.1f GB/s (%.0f%% of the read), %.2f ms per pass",
+                         old, 100 * old / read, Self.median(rowTimes) * 1e3))
+        }
     }
 
     /// GOP/s of the Q8_0 GEMM and of the fp32 matmul on GPT-2 124M's shapes, 1 and 2 threads.
@@ -123,7 +134,7 @@ struct BenchInt8: ParsableCommand {
         for threads in [1, 2] {
             let pool = ThreadPool(threadCount: threads)
             for M in [128, 512] {
-                var q8Ops = 0.0, fpOps = 0.0, q8Time = [Double](), fpTime = [Double]()
+                var q8Ops = 0.0, fpOps = 0.0, q8Time = [Double](), fpTime = [Double](), q8iTime = [Double]()
                 var rows: [String] = []
                 for (K, N, name) in shapes {
                     let x = AlignedBuffer<Float>(count: M * K), wf = AlignedBuffer<Float>(count: K * N)
@@ -133,21 +144,29 @@ struct BenchInt8: ParsableCommand {
                     let wq = UnsafeMutableRawPointer.allocate(byteCount: N * K / 32 * 34, alignment: 64)
                     defer { wq.deallocate() }
                     for n in 0..<N { Q8_0.quantize(wf.pointer + n * K, into: wq + n * K / 32 * 34, count: K) }
+                    let wi = UnsafeMutableRawPointer.allocate(byteCount: Q8Interleaved.byteCount(K: K, N: N), alignment: 64)
+                    defer { wi.deallocate() }
+                    Q8Interleaved.repack(wi, from: wq, K: K, N: N, groups: 0..<Q8Interleaved.groups(N: N))
+                    let wp = AlignedBuffer<Float>(count: packedCount(K: K, N: N))
+                    packInputMajor(wp.pointer, wf.pointer, K: K, N: N)
                     let scratch = Q8Scratch(bytes: Q8Scratch.bytes(M: M, K: K))
-                    var tq: [Double] = [], tf: [Double] = []
+                    var tq: [Double] = [], tf: [Double] = [], ti: [Double] = []
                     for rep in 0...reps {
                         let a = Self.time { q8Matmul(y.pointer, x.pointer, wq, bias: nil, M: M, K: K, N: N, scratch: scratch, pool: pool) }
-                        let b = Self.time { matmul(y.pointer, x.pointer, wf.pointer, bias: nil, M: M, K: K, N: N, pool: pool) }
-                        if rep > 0 { tq.append(a); tf.append(b) }
+                        let c = Self.time { q8MatmulInterleaved(y.pointer, x.pointer, wi, bias: nil, M: M, K: K, N: N, scratch: scratch, pool: pool) }
+                        let b = Self.time { matmulPacked(y.pointer, x.pointer, wp.pointer, bias: nil, M: M, K: K, N: N, pool: pool) }
+                        if rep > 0 { tq.append(a); tf.append(b); ti.append(c) }
                     }
                     let ops = 2.0 * Double(M * K * N)
                     q8Ops += ops; fpOps += ops
-                    q8Time.append(Self.median(tq)); fpTime.append(Self.median(tf))
-                    rows.append(String(format: "%@ %.0f/%.0f", name, ops / Self.median(tq) / 1e9, ops / Self.median(tf) / 1e9))
+                    q8Time.append(Self.median(tq)); fpTime.append(Self.median(tf)); q8iTime.append(Self.median(ti))
+                    rows.append(String(format: "%@ %.0f/%.0f/%.0f", name, ops / Self.median(ti) / 1e9, ops / Self.median(tq) / 1e9,
+                                       ops / Self.median(tf) / 1e9))
                 }
                 let q = q8Ops / q8Time.reduce(0, +) / 1e9, f = fpOps / fpTime.reduce(0, +) / 1e9
-                print(String(format: "gemm M=%d threads %d: q8_0 %.1f GOP/s, fp32 %.1f GFLOP/s (q8_0/fp32 %.2fx); per shape q8/fp32: ",
-                             M, threads, q, f, q / f) + rows.joined(separator: ", "))
+                let qi = q8Ops / q8iTime.reduce(0, +) / 1e9
+                print(String(format: "gemm M=%d threads %d: q8_0 interleaved %.1f GOP/s, q8_0 rows %.1f GOP/s, fp32 packed %.1f GFLOP/s (interleaved/rows %.2fx, interleaved/fp32 %.2fx); per shape interleaved/rows/fp32: ",
+                             M, threads, qi, q, f, qi / q, qi / f) + rows.joined(separator: ", "))
             }
         }
     }
