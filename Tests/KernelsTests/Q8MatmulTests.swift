@@ -89,6 +89,14 @@ struct Q8MatmulTests {
             quantizeActivationRow($0.baseAddress!, q16, d16, K: K)
             quantizeActivationRow($0.baseAddress!, q8, d8, K: K)
         }
+        #if GPT2_AVX2
+        let qx = UnsafeMutablePointer<Int8>.allocate(capacity: K), ax = UnsafeMutablePointer<Int8>.allocate(capacity: K)
+        let dx = UnsafeMutablePointer<Float>.allocate(capacity: K / 32)
+        defer { qx.deallocate(); ax.deallocate(); dx.deallocate() }
+        x.withUnsafeBufferPointer { quantizeActivationRowX86($0.baseAddress!, qx, ax, dx, K: K) }
+        for i in 0..<K { #expect(qx[i] == q8[i] && Int(ax[i]) == abs(Int(q8[i])), "x86 quantiser, element \(i)") }
+        for b in 0..<(K / 32) { #expect(dx[b] == d8[b], "x86 quantiser, block \(b)") }
+        #endif
         for b in 0..<(K / 32) {
             let r = referenceQuantize(x[(b * 32)..<(b * 32 + 32)])
             #expect(d16[b] == r.d && d8[b] == r.d, "block \(b)")

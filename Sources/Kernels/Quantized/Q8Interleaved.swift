@@ -135,19 +135,25 @@ func q8MatmulInterleaved(
 
 /// Stores the 8 results of one group for one activation row: outputs n0 ..< n0 + 8 of row `ym`
 /// (fewer in the last, padded group), bias added, then the inner epilogue (`.gelu` stores;
-/// `finishGelu` applies GELU afterwards, 16 lanes at a time).
+/// `finishGelu` applies GELU afterwards, 16 lanes at a time). The full-group case is a few
+/// vector ops inlined into the kernels; the ragged tail is out of line (it calls the scalar
+/// epilogue, and a call per group cost a `vzeroupper` and spills in the GEMV loop).
 @inline(__always)
 func storeGroup(_ v: SIMD8<Float>, _ ym: UnsafeMutablePointer<Float>, n0: Int, N: Int, _ bias: UnsafePointer<Float>?,
                 _ epilogue: MatmulEpilogue) {
-    if n0 + 8 <= N {
-        let p = UnsafeMutableRawPointer(ym + n0)
-        var r = v
-        if let bias { r += UnsafeRawPointer(bias + n0).loadUnaligned(as: SIMD8<Float>.self) }
-        if epilogue == .accumulate { r += p.loadUnaligned(as: SIMD8<Float>.self) }
-        p.storeBytes(of: r, as: SIMD8<Float>.self)
-    } else {
-        for l in 0..<(N - n0) { finishScalar(v[l], ym + n0 + l, bias.map { $0 + n0 + l }, epilogue) }
-    }
+    guard n0 + 8 <= N else { return storeGroupTail(v, ym, n0: n0, N: N, bias, epilogue) }
+    let p = UnsafeMutableRawPointer(ym + n0)
+    var r = v
+    if let bias { r += UnsafeRawPointer(bias + n0).loadUnaligned(as: SIMD8<Float>.self) }
+    if epilogue == .accumulate { r += p.loadUnaligned(as: SIMD8<Float>.self) }
+    p.storeBytes(of: r, as: SIMD8<Float>.self)
+}
+
+/// `storeGroup` for the last group when N is not a multiple of 8.
+@inline(never)
+func storeGroupTail(_ v: SIMD8<Float>, _ ym: UnsafeMutablePointer<Float>, n0: Int, N: Int, _ bias: UnsafePointer<Float>?,
+                    _ epilogue: MatmulEpilogue) {
+    for l in 0..<(N - n0) { finishScalar(v[l], ym + n0 + l, bias.map { $0 + n0 + l }, epilogue) }
 }
 
 // MARK: - Portable path
