@@ -112,7 +112,7 @@ let package = Package(
             swiftSettings: cpuFlags
         ),
         .testTarget(name: "GPT2RuntimeTests", dependencies: ["GPT2Runtime"], swiftSettings: cpuFlags),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: cpuFlags),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: cpuFlags + int8Flags),
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "GPT2Runtime"], swiftSettings: cpuFlags),
         .testTarget(
             name: "TokenizerTests", dependencies: ["Tokenizer"],

@@ -49,9 +49,16 @@ struct GGUFModelTests {
         #expect(model.config == Self.tiny)
         #expect(model.storageType == type.rawValue)
         if type == .q8_0 {
-            guard case .q8_0 = model.weights.blocks[0].qkv, case .q8_0 = model.weights.lmHead else {
-                Issue.record("Q8_0 matrices should load as .q8_0"); return
+            guard case .q8_0Interleaved = model.weights.blocks[0].qkv, case .q8_0Interleaved = model.weights.lmHead,
+                  case .q8_0 = model.weights.tokenEmbedding else {
+                Issue.record("Q8_0 matrices should load repacked (.q8_0Interleaved), the token table as .q8_0"); return
             }
+            let unpacked = try GPT2Model.load(gguf: path, pack: false)
+            guard case .q8_0 = unpacked.weights.blocks[0].qkv else { Issue.record("pack: false keeps GGML rows"); return }
+            // The interleaved kernels compute the formula exactly as the portable row kernel; the
+            // AVX2 row kernel sums each block in two halves, hence a bound, not equality.
+            let layouts = relativeL2(try logits(unpacked, tokens), try logits(model, tokens))
+            #expect(layouts <= 1e-5, "GGML rows vs interleaved: rel. L2 \(layouts)")
         }
         let error = relativeL2(try logits(model, tokens), try logits(base, tokens))
         #expect(error <= tolerance, "\(type): rel. L2 \(error)")

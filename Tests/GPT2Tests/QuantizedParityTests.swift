@@ -53,7 +53,7 @@ struct QuantizedParityTests {
         for c in ParityTests.cases {
             let model = try GPT2Model.load(path: c.directory).quantized(to: .q8_0)
             for weight in model.weights.blocks.flatMap({ [$0.qkv, $0.attnProj, $0.fc, $0.fcProj] }) + [model.weights.lmHead] {
-                if case .q8_0 = weight { #expect(weight.inputs % 32 == 0) } else { #expect(weight.inputs % 32 != 0) }
+                if case .q8_0Interleaved = weight { #expect(weight.inputs % 32 == 0) } else { #expect(weight.inputs % 32 != 0) }
             }
         }
     }

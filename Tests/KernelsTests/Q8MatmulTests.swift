@@ -1,6 +1,7 @@
 @testable import Kernels
 import GPT2Runtime
 import Testing
+import Glibc
 
 /// Q8_0 weights as raw GGML blocks (N rows × K/32 blocks × 34 bytes), at an odd address:
 /// rows of 34-byte blocks are never aligned, and kernels must not assume they are.
@@ -88,6 +89,14 @@ struct Q8MatmulTests {
             quantizeActivationRow($0.baseAddress!, q16, d16, K: K)
             quantizeActivationRow($0.baseAddress!, q8, d8, K: K)
         }
+        #if GPT2_AVX2
+        let qx = UnsafeMutablePointer<Int8>.allocate(capacity: K), ax = UnsafeMutablePointer<Int8>.allocate(capacity: K)
+        let dx = UnsafeMutablePointer<Float>.allocate(capacity: K / 32)
+        defer { qx.deallocate(); ax.deallocate(); dx.deallocate() }
+        x.withUnsafeBufferPointer { quantizeActivationRowX86($0.baseAddress!, qx, ax, dx, K: K) }
+        for i in 0..<K { #expect(qx[i] == q8[i] && Int(ax[i]) == abs(Int(q8[i])), "x86 quantiser, element \(i)") }
+        for b in 0..<(K / 32) { #expect(dx[b] == d8[b], "x86 quantiser, block \(b)") }
+        #endif
         for b in 0..<(K / 32) {
             let r = referenceQuantize(x[(b * 32)..<(b * 32 + 32)])
             #expect(d16[b] == r.d && d8[b] == r.d, "block \(b)")
@@ -172,6 +181,134 @@ struct Q8MatmulTests {
                                 if path == .portable && epilogue == .store && !useBias {
                                     #expect(y.values == v, "portable path is the reference formula, bit for bit")
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The interleaved layout (`Q8Interleaved`, 8 rows per group) and its kernels.
+@Suite("q8_0 interleaved")
+struct Q8InterleavedTests {
+    /// `w` repacked, at an odd address (the kernels must not assume more than byte alignment).
+    private final class Repacked {
+        private let storage: UnsafeMutableRawPointer
+        var pointer: UnsafeMutableRawPointer { storage + 3 }
+        init(_ w: Q8Weights) {
+            storage = .allocate(byteCount: Q8Interleaved.byteCount(K: w.K, N: w.N) + 3, alignment: 64)
+            storage.initializeMemory(as: UInt8.self, repeating: 0xA5, count: Q8Interleaved.byteCount(K: w.K, N: w.N) + 3)
+            // Two calls over a split of the groups: repacking is independent per group.
+            let groups = Q8Interleaved.groups(N: w.N)
+            Q8Interleaved.repack(pointer, from: w.pointer, K: w.K, N: w.N, groups: 0..<(groups / 2))
+            Q8Interleaved.repack(pointer, from: w.pointer, K: w.K, N: w.N, groups: (groups / 2)..<groups)
+        }
+        deinit { storage.deallocate() }
+    }
+
+    @Test("repacking keeps every scale and quant: GGML rows come back byte for byte, padding is zero")
+    func roundTrip() {
+        var rng = SeededGenerator(seed: 0x0008_2000)
+        for (K, N) in [(32, 1), (64, 7), (96, 8), (160, 9), (768, 17)] {
+            let w = Q8Weights(K: K, N: N, random: &rng)
+            let r = Repacked(w)
+            let row = UnsafeMutableRawPointer.allocate(byteCount: w.rowBytes, alignment: 64)
+            let a = UnsafeMutablePointer<Float>.allocate(capacity: K), b = UnsafeMutablePointer<Float>.allocate(capacity: K)
+            defer { row.deallocate(); a.deallocate(); b.deallocate() }
+            for n in 0..<N {
+                Q8Interleaved.ggmlRow(r.pointer, K: K, n: n, into: row)
+                #expect(memcmp(row, w.pointer + n * w.rowBytes, w.rowBytes) == 0, "K \(K) N \(N) row \(n)")
+                Q8Interleaved.dequantizeRow(r.pointer, K: K, n: n, into: a)
+                Q8_0.dequantize(w.pointer + n * w.rowBytes, into: b, count: K)
+                #expect((0..<K).allSatisfy { a[$0] == b[$0] }, "K \(K) N \(N) row \(n)")
+            }
+            for n in N..<(Q8Interleaved.groups(N: N) * 8) {
+                for blk in 0..<(K / 32) { #expect(Q8Interleaved.scale(r.pointer, K: K, n: n, block: blk) == 0) }
+                #expect((0..<K).allSatisfy { Q8Interleaved.quant(r.pointer, K: K, n: n, k: $0) == 0 })
+            }
+        }
+    }
+
+    /// As `Q8MatmulTests.integerPartExact`, for the interleaved kernels: N around the group of
+    /// 8, M around the GEMM's 4-row micro-tile and past its L2 chunk of rows (96 at K = 1024).
+    @Test("integer part is exactly the scalar int32 reference (every path, ragged shapes, 1–2 threads)",
+          arguments: Q8Path.available)
+    func integerPartExact(path: Q8Path) {
+        let pools = [1, 2].map { ThreadPool(threadCount: $0) }
+        let scratch = Q8Scratch()
+        var rng = SeededGenerator(seed: 0x0008_3000)
+        var shapes: [(Int, Int, Int)] = []
+        for M in [1, 2, 3, 4, 5, 7, 9, 17] { for K in [32, 64, 96, 512] { for N in [1, 5, 8, 9, 16, 23] { shapes.append((M, K, N)) } } }
+        shapes += [(33, 1024, 13), (100, 1024, 9), (101, 64, 40)]
+        for (M, K, N) in shapes {
+            let w = Q8Weights(K: K, N: N, integers: &rng)
+            let r = Repacked(w)
+            var x = (0..<(M * K)).map { _ in Float(Int(rng.next() % 255) - 127) }
+            for block in stride(from: 0, to: M * K, by: 32) { x[block + Int(rng.next() % 32)] = rng.next() % 2 == 0 ? 127 : -127 }
+            var exact = [Int64](repeating: 0, count: M * N)
+            for m in 0..<M {
+                for n in 0..<N {
+                    for k in 0..<K { exact[m * N + n] += Int64(x[m * K + k]) * Int64(w.quant(n, k)) }
+                }
+            }
+            for pool in pools {
+                let y = GuardedBuffer(count: M * N)
+                x.withUnsafeBufferPointer {
+                    q8MatmulInterleaved(y.pointer, $0.baseAddress!, r.pointer, bias: nil, M: M, K: K, N: N,
+                                        epilogue: .store, scratch: scratch, pool: pool, path: path)
+                }
+                #expect(y.guardsIntact)
+                let bad = (0..<(M * N)).first { Double(y[$0]) != Double(exact[$0]) }
+                #expect(bad == nil, "\(path) M \(M) K \(K) N \(N) threads \(pool.threadCount): y[\(bad ?? 0)] = \(y[bad ?? 0]) vs \(exact[bad ?? 0])")
+            }
+        }
+    }
+
+    /// Real scales, bias, every epilogue: every path equals the reference formula bit for bit
+    /// before the epilogue (the same operations in the same order: exact block dots, one FMA per
+    /// block), and the portable interleaved path after it; within 1e-5 of the formula after it.
+    @Test("random data: every path is the reference formula, bit for bit (all epilogues, 1–2 threads)",
+          arguments: Q8Path.available)
+    func randomData(path: Q8Path) {
+        let pools = [1, 2].map { ThreadPool(threadCount: $0) }
+        let scratch = Q8Scratch()
+        var rng = SeededGenerator(seed: 0x0008_4000)
+        for M in [1, 4, 6, 19] {
+            for K in [32, 160, 768] {
+                for N in [1, 8, 37] {
+                    let w = Q8Weights(K: K, N: N, random: &rng)
+                    let r = Repacked(w)
+                    let x = GuardedBuffer(count: M * K, random: &rng, scale: 2)
+                    let v = reference(x.values, w, M: M)
+                    let bias = GuardedBuffer(count: N, random: &rng)
+                    let prior = GuardedBuffer(count: M * N, random: &rng).values
+                    for pool in pools {
+                        for epilogue in [MatmulEpilogue.store, .accumulate, .gelu] {
+                            for useBias in [false, true] {
+                                let y = GuardedBuffer(prior), p = GuardedBuffer(prior)
+                                q8MatmulInterleaved(y.pointer, x.pointer, r.pointer, bias: useBias ? bias.pointer : nil, M: M, K: K, N: N,
+                                                    epilogue: epilogue, scratch: scratch, pool: pool, path: path)
+                                q8MatmulInterleaved(p.pointer, x.pointer, r.pointer, bias: useBias ? bias.pointer : nil, M: M, K: K, N: N,
+                                                    epilogue: epilogue, scratch: scratch, pool: pool, path: .portable)
+                                #expect(y.guardsIntact)
+                                #expect(y.values == p.values, "\(path) vs portable, M \(M) K \(K) N \(N) \(epilogue) bias \(useBias)")
+                                if epilogue == .store && !useBias {
+                                    #expect(y.values == v, "\(path) is the reference formula, bit for bit (M \(M) K \(K) N \(N))")
+                                }
+                                var worst = 0.0
+                                for i in 0..<(M * N) {
+                                    let value = Double(v[i]) + (useBias ? Double(bias[i % N]) : 0)
+                                    let e: Double
+                                    switch epilogue {
+                                    case .store: e = value
+                                    case .accumulate: e = Double(prior[i]) + value
+                                    case .gelu: e = geluReference(value)
+                                    }
+                                    worst = max(worst, abs(Double(y[i]) - e) / (1 + abs(e)))
+                                }
+                                #expect(worst <= 1e-5, "M \(M) K \(K) N \(N) \(epilogue) bias \(useBias): \(worst)")
                             }
                         }
                     }

@@ -158,6 +158,13 @@ public enum GGUFExport {
                 for n in range { Q8_0.dequantize(blocks + n * rowBytes, into: dst + n * K, count: K) }
             }
             return (UnsafePointer(dst), out)
+        case let .q8_0Interleaved(w, _, _):
+            let out = AlignedBuffer<Float>(count: max(K * N, 1), zeroed: false)
+            let dst = out.pointer
+            parallelFor(N) { range in
+                for n in range { Q8Interleaved.dequantizeRow(w, K: K, n: n, into: dst + n * K) }
+            }
+            return (UnsafePointer(dst), out)
         case let .packed(w, _, _):
             let out = AlignedBuffer<Float>(count: max(K * N, 1), zeroed: false)
             let dst = out.pointer

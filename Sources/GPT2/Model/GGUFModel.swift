@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import GPT2Runtime
 import ModelIO
 import Tokenizer
 
@@ -48,7 +49,12 @@ extension GPT2Weights {
     /// Loads every GPT-2 parameter from a GGUF file. Vectors and position_embd: F32 (mapped) or
     /// F16 (converted once). Matrices: F32 → `.outputMajor` in place, F16 → converted once to
     /// `.outputMajor`, Q8_0 → `.q8_0` in place. Every shape is checked against `config`.
-    public convenience init(gguf: GGUFFile, config: GPT2Config) throws {
+    ///
+    /// With `pack` (the default) the Q8_0 matrices, the LM head included, are repacked once into
+    /// the int8 kernels' interleaved layout (`.q8_0Interleaved`, huge pages) and their mapped
+    /// originals released, so the resident weights stay about the size of the file; the Q8_0
+    /// token embedding stays mapped for the lookup (only the rows of tokens seen come back).
+    public convenience init(gguf: GGUFFile, config: GPT2Config, pack: Bool = true) throws {
         let C = config.nEmbd, I = config.nInner, V = config.vocabSize, P = config.nPositions
         let path = gguf.path
         var owners: [AnyObject] = [gguf.file]
@@ -86,7 +92,7 @@ extension GPT2Weights {
         }
         let tokenEmbedding = try matrix("token_embd.weight", K: C, N: V)
         let positionEmbedding = try vector("position_embd.weight", [C, P])
-        let blocks = try (0..<config.nLayer).map { l in
+        var blocks = try (0..<config.nLayer).map { l in
             let p = "blk.\(l)."
             return BlockWeights(
                 ln1Weight: try vector(p + "attn_norm.weight", [C]), ln1Bias: try vector(p + "attn_norm.bias", [C]),
@@ -98,7 +104,12 @@ extension GPT2Weights {
         }
         let finalNormWeight = try vector("output_norm.weight", [C])
         let finalNormBias = try vector("output_norm.bias", [C])
-        let lmHead = gguf["output.weight"] != nil ? try matrix("output.weight", K: C, N: V) : tokenEmbedding
+        var lmHead = gguf["output.weight"] != nil ? try matrix("output.weight", K: C, N: V) : tokenEmbedding
+        if pack {
+            let buffer: HugePageBuffer<UInt8>?
+            (blocks, lmHead, buffer) = Self.interleaveQ8(blocks, lmHead: lmHead, releaseMapped: true)
+            if let buffer { owners.append(buffer) }
+        }
         self.init(tokenEmbedding: tokenEmbedding, positionEmbedding: positionEmbedding, blocks: blocks,
                   finalNormWeight: finalNormWeight, finalNormBias: finalNormBias, lmHead: lmHead,
                   lmHeadIsTied: gguf["output.weight"] == nil, parameterBytes: bytes, owners: owners)
@@ -111,11 +122,12 @@ extension GPT2Model {
         path.lowercased().hasSuffix(".gguf")
     }
 
-    /// Loads a GPT-2 GGUF file (F32, F16 or Q8_0 tensors).
-    public static func load(gguf path: String) throws -> GPT2Model {
+    /// Loads a GPT-2 GGUF file (F32, F16 or Q8_0 tensors); `pack` repacks Q8_0 matrices for the
+    /// int8 kernels (see `GPT2Weights.init(gguf:config:pack:)`).
+    public static func load(gguf path: String, pack: Bool = true) throws -> GPT2Model {
         let gguf = try openGGUF(path)
         let config = try GPT2Config(gguf: gguf)
-        let weights = try GPT2Weights(gguf: gguf, config: config)
+        let weights = try GPT2Weights(gguf: gguf, config: config, pack: pack)
         return GPT2Model(config: config, weights: weights, weightsPath: path,
                          storageType: gguf["token_embd.weight"]!.type.name.lowercased())
     }

@@ -132,7 +132,7 @@ public final class GPT2Weights: @unchecked Sendable {
             case let .inputMajor(w, K, N), let .outputMajor(w, K, N):
                 if case .inputMajor = weight { packInputMajor(dst, w, K: K, N: N) } else { packOutputMajor(dst, w, K: K, N: N) }
                 if mapped.contains(w) { releaseMappedPages(UnsafeRawPointer(w), bytes: K * N * 4) }
-            case .packed, .q8_0: return weight
+            case .packed, .q8_0, .q8_0Interleaved: return weight
             }
             offset += packedCount(K: weight.inputs, N: weight.outputs)
             return .packed(UnsafePointer(dst), K: weight.inputs, N: weight.outputs)

@@ -12,6 +12,10 @@ public enum LinearWeight: @unchecked Sendable {
     /// GGML Q8_0: N rows of K inputs, each row K/32 `block_q8_0` (fp16 scale + 32 int8, 34
     /// bytes); K a multiple of 32. The layout of a GGUF tensor, used in place.
     case q8_0(UnsafeRawPointer, K: Int, N: Int)
+    /// Q8_0 repacked at load in groups of 8 rows (`Q8Interleaved`, huge pages): the same bytes
+    /// as `.q8_0`, ordered so that the decode GEMV streams each thread's share sequentially and
+    /// the prefill GEMM reads 8 rows per weight load.
+    case q8_0Interleaved(UnsafeRawPointer, K: Int, N: Int)
     /// fp32 packed at load in panels of 32 outputs × all K ([⌈N/32⌉, K, 32], see
     /// `packInputMajor`): one sequential stream per thread for decode, the micro-kernel's
     /// operand layout for prefill.
@@ -19,13 +23,15 @@ public enum LinearWeight: @unchecked Sendable {
 
     public var inputs: Int {
         switch self {
-        case let .inputMajor(_, K, _), let .outputMajor(_, K, _), let .q8_0(_, K, _), let .packed(_, K, _): return K
+        case let .inputMajor(_, K, _), let .outputMajor(_, K, _), let .q8_0(_, K, _), let .q8_0Interleaved(_, K, _),
+             let .packed(_, K, _): return K
         }
     }
 
     public var outputs: Int {
         switch self {
-        case let .inputMajor(_, _, N), let .outputMajor(_, _, N), let .q8_0(_, _, N), let .packed(_, _, N): return N
+        case let .inputMajor(_, _, N), let .outputMajor(_, _, N), let .q8_0(_, _, N), let .q8_0Interleaved(_, _, N),
+             let .packed(_, _, N): return N
         }
     }
 
@@ -34,6 +40,7 @@ public enum LinearWeight: @unchecked Sendable {
         switch self {
         case .inputMajor, .outputMajor, .packed: return inputs * outputs * MemoryLayout<Float>.size
         case let .q8_0(_, K, N): return N * Q8_0.byteCount(K)
+        case let .q8_0Interleaved(_, K, N): return Q8Interleaved.byteCount(K: K, N: N)
         }
     }
 }
@@ -52,6 +59,8 @@ func linear(
         matmulTransposed(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, pool: pool)
     case let .q8_0(w, K, N):
         q8Matmul(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, scratch: scratch, pool: pool)
+    case let .q8_0Interleaved(w, K, N):
+        q8MatmulInterleaved(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, scratch: scratch, pool: pool)
     case let .packed(w, K, N):
         matmulPacked(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, pool: pool)
     }
@@ -73,7 +82,7 @@ func embedTokens(
             Q8_0.dequantize(blocks + tokens[t] * rowBytes, into: o, count: C)
             for i in 0..<C { o[i] += p[i] }
         }
-    case .inputMajor, .packed:
+    case .inputMajor, .packed, .q8_0Interleaved:
         preconditionFailure("a token embedding is stored as rows of C, never [C, V] or packed")
     }
 }

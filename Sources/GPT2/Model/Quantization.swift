@@ -13,7 +13,9 @@ extension GPT2Weights {
     /// memory, so int8 inference can be tested and measured from any checkpoint. Matrices whose
     /// K is not a multiple of 32 stay fp32 (as llama.cpp does); embeddings, norms and biases stay
     /// fp32. The tied LM head gets its own quantised copy (the embedding lookup keeps wte in fp32).
-    public func quantized(to type: WeightQuantization) -> GPT2Weights {
+    /// With `interleave` (the default) the Q8_0 matrices end in the int8 kernels' interleaved
+    /// layout (`.q8_0Interleaved`), as a Q8_0 GGUF file loads; without, as GGML rows (`.q8_0`).
+    public func quantized(to type: WeightQuantization, interleave: Bool = true) -> GPT2Weights {
         var buffers: [AnyObject] = []
         var bytes = parameterBytes
         /// Quantises N rows of K floats; `row(n, temporary)` returns row n (or fills and returns
@@ -29,7 +31,7 @@ extension GPT2Weights {
         }
         func convert(_ weight: LinearWeight) -> LinearWeight {
             switch weight {
-            case .q8_0:
+            case .q8_0, .q8_0Interleaved:
                 return weight
             case let .packed(w, K, N):
                 guard K % Q8_0.blockSize == 0 else { return weight }
@@ -48,13 +50,19 @@ extension GPT2Weights {
                 return quantizeRows(K: K, N: N) { n, _ in w + n * K }
             }
         }
-        let blocks = self.blocks.map { b in
+        var blocks = self.blocks.map { b in
             var q = b
             q.qkv = convert(b.qkv); q.attnProj = convert(b.attnProj)
             q.fc = convert(b.fc); q.fcProj = convert(b.fcProj)
             return q
         }
-        let head = convert(lmHead)
+        var head = convert(lmHead)
+        if interleave {
+            // The GGML-row copies are dropped once interleaved: only the interleaved buffer is kept.
+            let buffer: HugePageBuffer<UInt8>?
+            (blocks, head, buffer) = Self.interleaveQ8(blocks, lmHead: head, releaseMapped: false)
+            buffers = buffer.map { [$0] } ?? []
+        }
         // The fp32 matrices that were replaced no longer count (the tied wte still does).
         for (old, new) in zip(self.blocks, blocks) {
             for (o, n) in [(old.qkv, new.qkv), (old.attnProj, new.attnProj), (old.fc, new.fc), (old.fcProj, new.fcProj)]
@@ -66,7 +74,7 @@ extension GPT2Weights {
 
 extension GPT2Model {
     /// This model with its matrices quantised in memory (see `GPT2Weights.quantized(to:)`).
-    public func quantized(to type: WeightQuantization) -> GPT2Model {
-        GPT2Model(config: config, weights: weights.quantized(to: type), weightsPath: weightsPath, storageType: type.rawValue)
+    public func quantized(to type: WeightQuantization, interleave: Bool = true) -> GPT2Model {
+        GPT2Model(config: config, weights: weights.quantized(to: type, interleave: interleave), weightsPath: weightsPath, storageType: type.rawValue)
     }
 }
