@@ -120,16 +120,14 @@ func attendBlock6(
     let scores = acc + R * hd           // [6, 16]: scores, then probabilities, of one tile
     for i in 0..<R { for d in 0..<hd { qp[d * R + i] = q[i * ldq + d] * scale } }
     acc.initialize(repeating: 0, count: R * hd)
-    var runningMax = SIMD8<Float>(repeating: -.infinity), normaliser = SIMD8<Float>()
-    var correction = SIMD8<Float>()
+    var runningMax = Vec8(repeating: -.infinity), normaliser = Vec8()
+    // Keys each query may see in the tile starting at key j0: p0 + i + 1 − j0.
+    let rowLimits = Vec8(1, 2, 3, 4, 5, 6, 7, 8) + Float(p0)
     let count = p0 + R  // keys of the last query
     var j0 = 0
     while j0 < count {
         scoreTile6x16(scores, qp, keys + j0 * hd, hd)
-        for i in 0..<R {
-            correction[i] = softmaxTileRow(scores + i * W, valid: p0 + i + 1 - j0,
-                                           max: &runningMax[i], sum: &normaliser[i])
-        }
+        let correction = softmaxTile(scores, rows: R, valid: rowLimits - Float(j0), max: &runningMax, sum: &normaliser)
         accumulateTile6(acc, hd, scores, correction, values + j0 * hd, min(W, count - j0))
         j0 += W
     }
@@ -148,7 +146,7 @@ func attendRow(
     let qs = scratch, acc = scratch + hd, scores = scratch + 2 * hd   // scores: [4, 16]
     for d in 0..<hd { qs[d] = q[d] * scale }
     acc.initialize(repeating: 0, count: hd)
-    var runningMax = -Float.infinity, normaliser: Float = 0
+    var runningMax = Vec8(repeating: -.infinity), normaliser = Vec8()  // lane 0 used
     let tiles = (count + W - 1) / W
     var tile = 0
     while tile < tiles {
@@ -156,32 +154,72 @@ func attendRow(
         scoreTiles1(scores, qs, keys + tile * hd * W, hd, group)
         for u in 0..<group {
             let j0 = (tile + u) * W, valid = min(W, count - j0)
-            let correction = softmaxTileRow(scores + u * W, valid: valid, max: &runningMax, sum: &normaliser)
-            accumulateRow1(acc, hd, scores + u * W, correction, values + j0 * hd, valid)
+            let correction = softmaxTile(scores + u * W, rows: 1, valid: Vec8(repeating: Float(valid)),
+                                         max: &runningMax, sum: &normaliser)
+            accumulateRow1(acc, hd, scores + u * W, correction[0], values + j0 * hd, valid)
         }
         tile += group
     }
-    finishRow(out, acc, normaliser, hd)
+    finishRow(out, acc, normaliser[0], hd)
 }
 
-/// Lane numbers 0..<16, to mask a tile's keys past a query's causal limit.
-@usableFromInline let tileLanes = Vec16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-
-/// Online softmax step of one query over one key tile: `s` holds 16 scores, of which the first
-/// `valid` are real (others, possibly garbage, are masked to −∞; `valid` ≤ 0 masks all). Replaces
-/// them with p = e^(s − m') where m' = max(m, max s), updates `max` to m' and `sum` to
-/// sum·e^(m − m') + Σp; returns the correction e^(m − m') for the accumulator.
+/// Online softmax step of `rows` ≤ 8 queries over one key tile. Row i of `scores` ([rows, 16])
+/// holds 16 scores of which the first `valid[i]` are real (the others, possibly garbage, are
+/// masked to −∞; `valid[i]` ≤ 0 masks all). Replaces them with p = e^(s − m') where
+/// m' = max(m, max s), sets `max` to m' and `sum` to sum·e^(m − m') + Σp, and returns the
+/// corrections e^(m − m') for the accumulators (0 on the first tile, where m = −∞). Lane i of
+/// `max`, `sum`, `valid` and the result belongs to query i. The row reductions are explicit
+/// trees: `SIMD.sum()` compiled to an out-of-line generic call here.
 @inline(__always)
-func softmaxTileRow(_ s: UnsafeMutablePointer<Float>, valid: Int, max runningMax: inout Float, sum: inout Float) -> Float {
-    var v = s.vec16()
-    if valid < keyTileWidth { v.replace(with: -.infinity, where: tileLanes .>= Float(valid)) }
-    let newMax = max(runningMax, v.max())
-    let correction = runningMax == -.infinity ? 0 : expf(runningMax - newMax)
-    let p = exp(v - newMax)  // masked lanes: e^−∞ = 0
-    sum = sum * correction + p.sum()
+func softmaxTile(
+    _ scores: UnsafeMutablePointer<Float>, rows: Int, valid: Vec8, max runningMax: inout Vec8, sum: inout Vec8
+) -> Vec8 {
+    let W = keyTileWidth
+    let laneNumbers = Vec8(0, 1, 2, 3, 4, 5, 6, 7)  // (a local constant: a global costs a swift_once per use)
+    var tileMax = Vec8(repeating: -.infinity)
+    for i in 0..<rows {
+        let s = scores + i * W
+        if valid[i] < Float(W) {
+            let limit = Vec8(repeating: valid[i])
+            s.store(s.vec8(0).replacing(with: -.infinity, where: laneNumbers .>= limit), 0)
+            s.store(s.vec8(8).replacing(with: -.infinity, where: laneNumbers .>= limit - 8), 8)
+        }
+        tileMax[i] = horizontalMax(lanewiseMax(s.vec8(0), s.vec8(8)))
+    }
+    let newMax = lanewiseMax(runningMax, tileMax)
+    let correction = exp(runningMax - newMax)  // lanes ≥ rows may be NaN: never used
+    var tileSum = Vec8()
+    for i in 0..<rows {
+        let s = scores + i * W
+        let m = Vec8(repeating: newMax[i])
+        let p0 = exp(s.vec8(0) - m), p1 = exp(s.vec8(8) - m)  // masked lanes: e^−∞ = 0
+        s.store(p0, 0); s.store(p1, 8)
+        tileSum[i] = horizontalSum(p0 + p1)
+    }
+    sum = sum * correction + tileSum
     runningMax = newMax
-    s.store(p)
     return correction
+}
+
+/// max(a, b) per lane. (`pointwiseMax`, and a generic version of this, compiled to lane-by-lane
+/// mask building through the stack here; the concrete type gives `vcmpps` + `vblendvps`.)
+@inline(__always)
+func lanewiseMax(_ a: Vec8, _ b: Vec8) -> Vec8 {
+    a.replacing(with: b, where: a .< b)
+}
+
+/// Largest of 8 lanes, as a tree of pairwise maxima.
+@inline(__always)
+func horizontalMax(_ v: Vec8) -> Float {
+    Swift.max(Swift.max(Swift.max(v[0], v[1]), Swift.max(v[2], v[3])),
+              Swift.max(Swift.max(v[4], v[5]), Swift.max(v[6], v[7])))
+}
+
+/// Sum of 8 lanes, as a tree of pairwise sums.
+@inline(__always)
+func horizontalSum(_ v: Vec8) -> Float {
+    let h4 = v.lowHalf + v.highHalf
+    return (h4[0] + h4[1]) + (h4[2] + h4[3])
 }
 
 /// out[d] = acc[d] / normaliser.

@@ -35,7 +35,7 @@ public func exp(_ x: Vec16) -> Vec16 {
 
 /// `exp` for 8 lanes (one ymm register), the same arithmetic. (A generic version over SIMD types
 /// would need the matching Int32 vector type for the exponent bits; two copies are simpler.)
-@inlinable @inline(__always)
+@_transparent
 public func exp(_ x: Vec8) -> Vec8 {
     let log2e: Float = 1.44269504088896341
     let ln2Hi: Float = 0.693359375, ln2Lo: Float = -2.12194440e-4
