@@ -28,16 +28,17 @@ public func keyCacheIndex(h: Int, position: Int, d: Int, capacity: Int, hd: Int)
 
 /// Copies the keys and values of `T` new tokens from the fused QKV activations into a layer's
 /// KV cache. Shapes: qkv [T, 3C] (q | k | v; head h at columns h·hd of each part);
-/// keys [H, ⌈capacity/16⌉, hd, 16] (`keyCacheCount`), values [H, capacity, hd].
+/// keys [H, ⌈capacity/16⌉, hd, 16] (`keyCacheCount`), values [H, capacity, hd]. `heads` limits
+/// the copy to those heads (threads split a prefill's copy by heads).
 public func storeKeyValues(
     qkv: UnsafePointer<Float>, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>,
-    T: Int, firstPosition: Int, H: Int, hd: Int, capacity: Int
+    T: Int, firstPosition: Int, H: Int, hd: Int, capacity: Int, heads: Range<Int>? = nil
 ) {
     let C = H * hd
     for t in 0..<T {
         let row = qkv + t * 3 * C
         let position = firstPosition + t
-        for h in 0..<H {
+        for h in heads ?? 0..<H {
             let key = row + C + h * hd
             let tile = keys + keyCacheIndex(h: h, position: position, d: 0, capacity: capacity, hd: hd)
             for d in 0..<hd { tile[d * keyTileWidth] = key[d] }

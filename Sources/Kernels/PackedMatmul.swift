@@ -134,6 +134,9 @@ public func packRowSlivers(_ xp: UnsafeMutablePointer<Float>, _ x: UnsafePointer
 /// K-block length of the prefill GEMM (see `matmulPacked`).
 public let packedKBlock = 384
 
+/// Row slivers per group of the prefill GEMM (see `matmulPackedSlivers`).
+public let packedSliverGroup = 43
+
 /// The single-threaded body of `matmulPacked`'s prefill path for the panels `panels`, x already
 /// packed into slivers `xp` (`packRowSlivers`).
 public func matmulPackedSlivers(
@@ -147,17 +150,24 @@ public func matmulPackedSlivers(
     repeat {
         let kLen = min(packedKBlock, K - k0)
         let first = k0 == 0, last = k0 + kLen >= K
-        for p in panels {
-            for half in 0..<2 {
-                let n0 = p * P + half * 16, cols = min(16, N - n0)
-                guard cols > 0 else { break }
-                let wp = w + p * K * P + k0 * P + half * 16
-                let b = bias.map { $0 + n0 }
-                for s in 0..<slivers {
-                    packedTile6x16(y + s * R * N + n0, N, xp + s * K * R + k0 * R, wp, kLen,
-                                   b, min(R, M - s * R), cols, first, last, epilogue)
+        // Rows in groups of up to 43 slivers (258 rows): a group's x block (258 × 384 floats,
+        // 387 KiB) stays in the 512 KiB L2 while every half-panel block passes over it.
+        var s0 = 0
+        while s0 < slivers {
+            let s1 = min(slivers, s0 + packedSliverGroup)
+            for p in panels {
+                for half in 0..<2 {
+                    let n0 = p * P + half * 16, cols = min(16, N - n0)
+                    guard cols > 0 else { break }
+                    let wp = w + p * K * P + k0 * P + half * 16
+                    let b = bias.map { $0 + n0 }
+                    for s in s0..<s1 {
+                        packedTile6x16(y + s * R * N + n0, N, xp + s * K * R + k0 * R, wp, kLen,
+                                       b, min(R, M - s * R), cols, first, last, epilogue)
+                    }
                 }
             }
+            s0 = s1
         }
         k0 += kLen
     } while k0 < K
@@ -257,8 +267,9 @@ func initialRow16(
     return (Vec8(), Vec8())
 }
 
-/// `finalRow32` for a 16-column tile row.
-@inline(__always)
+/// `finalRow32` for a 16-column tile row. (`@_transparent`: with `@inline(__always)` it stayed
+/// an out-of-line call, six per tile.)
+@_transparent
 func finalRow16(
     _ lo: Vec8, _ hi: Vec8, _ y: UnsafeMutablePointer<Float>, _ cols: Int,
     _ last: Bool, _ epilogue: MatmulEpilogue

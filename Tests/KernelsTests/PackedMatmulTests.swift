@@ -4,11 +4,12 @@ import Testing
 
 @Suite("packed matmul")
 struct PackedMatmulTests {
-    /// Ragged M (the GEMV rows below `packedGEMMMinRows`, whole 6-row slivers and partial ones),
+    /// Ragged M (the GEMV rows below `packedGEMMMinRows`, whole 6-row slivers and partial ones,
+    /// more than one group of `packedSliverGroup` slivers),
     /// K (across the 384-block boundary) and N (partial last panel and half-panel), both source
     /// layouts, every epilogue, 1–3 threads, scratch given or allocated, against a Double reference.
     @Test("matmulPacked matches a Double reference (both packings, all epilogues, 1–3 threads)",
-          arguments: [1, 2, 3, 4, 5, 6, 7, 13, 16, 23, 40])
+          arguments: [1, 2, 3, 4, 5, 6, 7, 13, 16, 23, 40, 265])
     func matchesReference(M: Int) {
         let pools = [1, 2, 3].map { ThreadPool(threadCount: $0) }
         var rng = SeededGenerator(seed: 0xFACE_0000 + UInt64(M))

@@ -126,8 +126,11 @@ public final class GPT2Session {
             }
             run(.attention, layer: l, tokens: T) {
                 let keys = cache.keys(layer: l), values = cache.values(layer: l)
-                storeKeyValues(qkv: a.qkv, keys: keys, values: values, T: T, firstPosition: first,
-                               H: H, hd: hd, capacity: cache.capacity)
+                // A prefill's copy (T·2C floats, keys scattered into tiles) is split by heads.
+                pool.parallelFor(T > 1 ? H : 1) { heads in
+                    storeKeyValues(qkv: a.qkv, keys: keys, values: values, T: T, firstPosition: first,
+                                   H: H, hd: hd, capacity: cache.capacity, heads: T > 1 ? heads : 0..<H)
+                }
                 attention(a.attention, qkv: a.qkv, keys: keys, values: values, T: T, firstPosition: first,
                           H: H, hd: hd, capacity: cache.capacity, scale: scale, pool: pool)
             }
