@@ -61,8 +61,25 @@ func targetHasAVX2(_ cpu: String) -> Bool {
         return false
     }
 }
+/// `GPT2_AVX512`: the target has 32 zmm registers (AVX-512F). Without it a register-blocked
+/// kernel must count in ymm: AVX2 has 16 registers, and 12 SIMD16 accumulators (24 ymm) spill.
+func targetHasAVX512(_ cpu: String) -> Bool {
+    if let forced = ProcessInfo.processInfo.environment["GPT2_AVX512"] { return forced == "1" }
+    if targetHasVNNI(cpu) { return true }
+    switch cpu {
+    case "native":
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+        return flagsLine.split(separator: " ").contains("avx512f")
+    case "skylake-avx512", "x86-64-v4", "knl", "knm":
+        return true
+    default:
+        return false
+    }
+}
 let int8Flags: [SwiftSetting] = (targetHasVNNI(targetCPU) ? [.define("GPT2_VNNI")] : [])
     + (targetHasAVX2(targetCPU) ? [.define("GPT2_AVX2")] : [])
+    + (targetHasAVX512(targetCPU) ? [.define("GPT2_AVX512")] : [])
 
 /// Hot numeric code is optimised even in debug builds, so that `swift test` runs the same
 /// kernels at a usable speed; release builds drop the remaining bounds/exclusivity checks.

@@ -33,6 +33,34 @@ public func exp(_ x: Vec16) -> Vec16 {
     return result
 }
 
+/// `exp` for 8 lanes (one ymm register), the same arithmetic. (A generic version over SIMD types
+/// would need the matching Int32 vector type for the exponent bits; two copies are simpler.)
+@_transparent
+public func exp(_ x: Vec8) -> Vec8 {
+    let log2e: Float = 1.44269504088896341
+    let ln2Hi: Float = 0.693359375, ln2Lo: Float = -2.12194440e-4
+    var clamped = x.replacing(with: -87.3, where: x .< -87.3)
+    clamped.replace(with: 88.7, where: x .> 88.7)
+    let shifter: Float = 0x1.8p23
+    let shifted = clamped * log2e + shifter
+    let n = shifted - shifter
+    var r = clamped - n * ln2Hi
+    r = r - n * ln2Lo
+    var p = Vec8(repeating: 1.9875691500e-4)
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    p = p * (r * r) + r + 1
+    let integerN = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+    var result = p * unsafeBitCast((integerN &+ 127) &<< 23, to: Vec8.self)
+    result.replace(with: 0, where: x .< -87.3)
+    result.replace(with: .infinity, where: x .> 88.7)
+    result.replace(with: x, where: x .!= x)
+    return result
+}
+
 /// √(2/π), the constant of GPT-2's tanh-approximated GELU.
 @usableFromInline let geluScale: Float = 0.7978845608028654
 
@@ -41,6 +69,13 @@ public func exp(_ x: Vec16) -> Vec16 {
 /// saturates and needs a single exp.
 @inlinable @inline(__always)
 public func gelu(_ x: Vec16) -> Vec16 {
+    let u = geluScale * (x + 0.044715 * x * x * x)
+    return x / (1 + exp(-2 * u))
+}
+
+/// `gelu` for 8 lanes (the prefill GEMM's epilogue works on ymm halves of a tile row).
+@inlinable @inline(__always)
+public func gelu(_ x: Vec8) -> Vec8 {
     let u = geluScale * (x + 0.044715 * x * x * x)
     return x / (1 + exp(-2 * u))
 }

@@ -9,8 +9,9 @@ import GPT2Runtime
 // A panel is K × 32 contiguous floats (96 KiB at K = 768), so
 //  - decode (M = 1): a thread given panels p0..<p1 reads one sequential stream, the access
 //    pattern DRAM and the hardware prefetcher like best;
-//  - prefill: a panel is exactly the "packed B" of a 6×32 register-blocked GEMM micro-kernel
-//    (12 zmm accumulators; per k: two loads of W, six broadcasts of x, twelve FMAs).
+//  - prefill: each half of a panel (16 outputs, one 64-byte line per k) is the "packed B" of
+//    a 6×16 register-blocked GEMM micro-kernel (12 ymm accumulators; per k: two loads of W,
+//    six broadcasts of packed x, twelve FMAs).
 
 /// Output columns per panel.
 public let packedPanelWidth = 32
@@ -22,9 +23,12 @@ public func packedCount(K: Int, N: Int) -> Int {
 }
 
 /// Packs W from row-major [K, N] (GPT-2's Conv1D layout) into `dst` (`packedCount(K:N:)` floats).
-public func packInputMajor(_ dst: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, K: Int, N: Int) {
+/// `panels` packs only those panels (load time splits a matrix's panels across threads).
+public func packInputMajor(
+    _ dst: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, K: Int, N: Int, panels: Range<Int>? = nil
+) {
     let P = packedPanelWidth
-    for p in 0..<(N + P - 1) / P {
+    for p in panels ?? 0..<(N + P - 1) / P {
         let n0 = p * P, cols = min(P, N - n0)
         let panel = dst + p * K * P
         for k in 0..<K {
@@ -36,9 +40,12 @@ public func packInputMajor(_ dst: UnsafeMutablePointer<Float>, _ w: UnsafePointe
 }
 
 /// Packs W given as row-major [N, K] (one row per output: the tied LM head, GGUF matrices).
-public func packOutputMajor(_ dst: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, K: Int, N: Int) {
+/// `panels` as in `packInputMajor`.
+public func packOutputMajor(
+    _ dst: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, K: Int, N: Int, panels: Range<Int>? = nil
+) {
     let P = packedPanelWidth
-    for p in 0..<(N + P - 1) / P {
+    for p in panels ?? 0..<(N + P - 1) / P {
         let n0 = p * P, cols = min(P, N - n0)
         let panel = dst + p * K * P
         for j in 0..<cols {
@@ -56,51 +63,131 @@ public func unpackRow(_ packed: UnsafePointer<Float>, K: Int, n: Int, into row: 
     for k in 0..<K { row[k] = column[k * P] }
 }
 
+/// Rows of one micro-kernel tile in prefill (and of one sliver of packed x).
+public let packedTileRows = 6
+
+/// Below this many rows `matmulPacked` streams W once per row (decode's GEMV) instead of
+/// packing x: with 1–3 rows the 6-row tile would mostly multiply padding.
+public let packedGEMMMinRows = 4
+
+/// Floats of scratch `matmulPacked` needs for M rows of K inputs (x packed in 6-row slivers).
+@inlinable
+public func packedMatmulScratchCount(M: Int, K: Int) -> Int {
+    (M + packedTileRows - 1) / packedTileRows * packedTileRows * K
+}
+
 /// y[M,N] = epilogue(x[M,K] · W + bias[N]) with W packed (`packInputMajor`/`packOutputMajor`).
 ///
 /// Threads split the panels into contiguous ranges (each thread streams its share of W once).
-/// For M ≥ 16 the K dimension is cut into blocks of 256 so that a block of x (M × 256) stays in
-/// L2 and a block of a panel (256 × 32 = 32 KiB) in L1 across the rows; partial sums live in y
-/// between blocks (the sum over k keeps its order, so results do not depend on the blocking).
+/// - M < `packedGEMMMinRows` (decode): each row walks the panels with a 1×32 GEMV tile, x read
+///   in place.
+/// - Otherwise (prefill): x is first copied into 6-row slivers ([⌈M/6⌉, K, 6], zero rows past M;
+///   `scratch`, `packedMatmulScratchCount(M:K:)` floats, allocated per call when nil), then a
+///   6 × 16 micro-kernel (12 ymm accumulators + 2 of W + 1 broadcast: exactly AVX2's 16
+///   registers) runs over each half-panel. K is cut into blocks of `packedKBlock` so that a
+///   half-panel block (384 k × 64 B) stays in L1 and the slivers' block in L2 while every row
+///   tile passes over it; partial sums live in y between blocks (the sum over k keeps its order,
+///   so results do not depend on the blocking or the thread count).
 public func matmulPacked(
     _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, M: Int, K: Int, N: Int,
-    epilogue: MatmulEpilogue = .store, pool: ThreadPool
+    epilogue: MatmulEpilogue = .store, scratch: UnsafeMutablePointer<Float>? = nil, pool: ThreadPool
 ) {
     let panels = (N + packedPanelWidth - 1) / packedPanelWidth
-    pool.parallelFor(panels) { range in
-        matmulPackedPanels(y, x, w, bias, M, K, N, range, epilogue)
+    guard M >= packedGEMMMinRows else {
+        pool.parallelFor(panels) { range in
+            matmulPackedPanels(y, x, w, bias, M, K, N, range, epilogue)
+        }
+        return
+    }
+    let owned = scratch == nil ? UnsafeMutablePointer<Float>.allocate(capacity: packedMatmulScratchCount(M: M, K: K)) : nil
+    defer { owned?.deallocate() }
+    let xp = scratch ?? owned!
+    let slivers = (M + packedTileRows - 1) / packedTileRows
+    let threads = min(pool.threadCount, panels)
+    pool.run { thread in
+        // Every thread packs a share of the slivers, then multiplies its panels by all of them.
+        packRowSlivers(xp, x, M: M, K: K, slivers: ThreadPool.staticRange(units: slivers, parts: pool.threadCount, part: thread))
+        pool.barrier()
+        guard thread < threads else { return }
+        matmulPackedSlivers(y, xp, w, bias, M, K, N, ThreadPool.staticRange(units: panels, parts: threads, part: thread), epilogue)
     }
 }
 
-/// The single-threaded body of `matmulPacked` for the panels `panels` (outputs 32·panels).
+/// Copies rows of x [M, K] into 6-row slivers: xp[s, k, i] = x[6s + i, k], 0 for rows ≥ M.
+public func packRowSlivers(_ xp: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, M: Int, K: Int, slivers: Range<Int>) {
+    let R = packedTileRows
+    for s in slivers {
+        let dst = xp + s * K * R
+        for i in 0..<R {
+            let m = s * R + i
+            if m < M {
+                let row = x + m * K
+                for k in 0..<K { dst[k * R + i] = row[k] }
+            } else {
+                for k in 0..<K { dst[k * R + i] = 0 }
+            }
+        }
+    }
+}
+
+/// K-block length of the prefill GEMM (see `matmulPacked`).
+public let packedKBlock = 384
+
+/// Row slivers per group of the prefill GEMM (see `matmulPackedSlivers`).
+public let packedSliverGroup = 43
+
+/// The single-threaded body of `matmulPacked`'s prefill path for the panels `panels`, x already
+/// packed into slivers `xp` (`packRowSlivers`).
+public func matmulPackedSlivers(
+    _ y: UnsafeMutablePointer<Float>, _ xp: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+    _ bias: UnsafePointer<Float>?, _ M: Int, _ K: Int, _ N: Int,
+    _ panels: Range<Int>, _ epilogue: MatmulEpilogue
+) {
+    let P = packedPanelWidth, R = packedTileRows
+    let slivers = (M + R - 1) / R
+    var k0 = 0
+    repeat {
+        let kLen = min(packedKBlock, K - k0)
+        let first = k0 == 0, last = k0 + kLen >= K
+        // Rows in groups of up to 43 slivers (258 rows): a group's x block (258 × 384 floats,
+        // 387 KiB) stays in the 512 KiB L2 while every half-panel block passes over it.
+        var s0 = 0
+        while s0 < slivers {
+            let s1 = min(slivers, s0 + packedSliverGroup)
+            for p in panels {
+                for half in 0..<2 {
+                    let n0 = p * P + half * 16, cols = min(16, N - n0)
+                    guard cols > 0 else { break }
+                    let wp = w + p * K * P + k0 * P + half * 16
+                    let b = bias.map { $0 + n0 }
+                    for s in s0..<s1 {
+                        packedTile6x16(y + s * R * N + n0, N, xp + s * K * R + k0 * R, wp, kLen,
+                                       b, min(R, M - s * R), cols, first, last, epilogue)
+                    }
+                }
+            }
+            s0 = s1
+        }
+        k0 += kLen
+    } while k0 < K
+}
+
+/// The single-threaded body of `matmulPacked`'s GEMV path (M < `packedGEMMMinRows`) for the
+/// panels `panels` (outputs 32·panels): x read in place, one row at a time.
 public func matmulPackedPanels(
     _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
     _ bias: UnsafePointer<Float>?, _ M: Int, _ K: Int, _ N: Int,
     _ panels: Range<Int>, _ epilogue: MatmulEpilogue
 ) {
     let P = packedPanelWidth
-    let kc = M >= 16 ? 256 : max(K, 1)
-    var k0 = 0
-    repeat {
-        let kLen = min(kc, K - k0)
-        let first = k0 == 0, last = k0 + kLen >= K
-        for p in panels {
-            let n0 = p * P, cols = min(P, N - n0)
-            let wp = w + p * K * P + k0 * P
-            let b = bias.map { $0 + n0 }
-            var m = 0
-            while m + 6 <= M {
-                packedTile6x32(y + m * N + n0, N, x + m * K + k0, K, wp, kLen, b, cols, first, last, epilogue)
-                m += 6
-            }
-            while m < M {
-                packedTile1x32(y + m * N + n0, x + m * K + k0, wp, kLen, b, cols, first, last, epilogue)
-                m += 1
-            }
+    for p in panels {
+        let n0 = p * P, cols = min(P, N - n0)
+        let b = bias.map { $0 + n0 }
+        for m in 0..<M {
+            packedTile1x32(y + m * N + n0, x + m * K, w + p * K * P, K, b, cols, true, true, epilogue)
         }
-        k0 += kLen
-    } while k0 < K
+    }
 }
 
 // MARK: - Tile helpers. A tile row is 32 outputs held in two Vec16 (lo: 0..<16, hi: 16..<32);
@@ -148,46 +235,90 @@ func finalRow32(
     if last && epilogue == .gelu { storeRow32(gelu(lo), gelu(hi), y, cols) } else { storeRow32(lo, hi, y, cols) }
 }
 
-// MARK: - Micro-kernels. `y` (row stride ldy) and `x` (row stride ldx) point at the tile's first
-// row, first column / first k of the block; `w` at the block's first row of the panel.
-
-/// Six rows × 32 outputs over kLen values of k: c[i] += x[i, k] · w[k, 0..<32].
+/// Loads `cols` ≤ 16 floats as two Vec8 (lo: 0..<8, hi: 8..<16), zero past `cols`.
 @inline(__always)
-func packedTile6x32(
-    _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ x: UnsafePointer<Float>, _ ldx: Int,
-    _ w: UnsafePointer<Float>, _ kLen: Int, _ bias: UnsafePointer<Float>?, _ cols: Int,
+func loadRow16(_ p: UnsafePointer<Float>, _ cols: Int) -> (Vec8, Vec8) {
+    if cols == 16 { return (p.vec8(0), p.vec8(8)) }
+    var lo = Vec8(), hi = Vec8()
+    for j in 0..<min(cols, 8) { lo[j] = p[j] }
+    if cols > 8 { for j in 8..<cols { hi[j - 8] = p[j] } }
+    return (lo, hi)
+}
+
+@inline(__always)
+func storeRow16(_ lo: Vec8, _ hi: Vec8, _ p: UnsafeMutablePointer<Float>, _ cols: Int) {
+    if cols == 16 { p.store(lo, 0); p.store(hi, 8); return }
+    for j in 0..<min(cols, 8) { p[j] = lo[j] }
+    if cols > 8 { for j in 8..<cols { p[j] = hi[j - 8] } }
+}
+
+/// `initialRow32` for a 16-column tile row.
+@inline(__always)
+func initialRow16(
+    _ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>?, _ cols: Int,
+    _ first: Bool, _ epilogue: MatmulEpilogue
+) -> (Vec8, Vec8) {
+    if !first || epilogue == .accumulate {
+        var (lo, hi) = loadRow16(UnsafePointer(y), cols)
+        if first, let bias { let (b0, b1) = loadRow16(bias, cols); lo += b0; hi += b1 }
+        return (lo, hi)
+    }
+    if let bias { return loadRow16(bias, cols) }
+    return (Vec8(), Vec8())
+}
+
+/// `finalRow32` for a 16-column tile row. (`@_transparent`: with `@inline(__always)` it stayed
+/// an out-of-line call, six per tile.)
+@_transparent
+func finalRow16(
+    _ lo: Vec8, _ hi: Vec8, _ y: UnsafeMutablePointer<Float>, _ cols: Int,
+    _ last: Bool, _ epilogue: MatmulEpilogue
+) {
+    if last && epilogue == .gelu { storeRow16(gelu(lo), gelu(hi), y, cols) } else { storeRow16(lo, hi, y, cols) }
+}
+
+// MARK: - Micro-kernels. `y` (row stride ldy) points at the tile's first row and column, `x` /
+// `xp` at the first k of the block, `w` at the block's first row of the (half-)panel.
+
+/// Six rows × 16 outputs over kLen values of k: c[i] += xp[k, i] · w[k, 0..<16], for the
+/// `rows` ≤ 6 rows that exist (padding rows of the sliver are computed, never loaded or stored)
+/// and the `cols` ≤ 16 columns that exist. `xp` is the sliver's block ([kLen, 6]); `w` the
+/// half-panel's block (rows at stride 32).
+@inline(__always)
+func packedTile6x16(
+    _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ xp: UnsafePointer<Float>,
+    _ w: UnsafePointer<Float>, _ kLen: Int, _ bias: UnsafePointer<Float>?, _ rows: Int, _ cols: Int,
     _ first: Bool, _ last: Bool, _ epilogue: MatmulEpilogue
 ) {
-    var (c00, c01) = initialRow32(y, bias, cols, first, epilogue)
-    var (c10, c11) = initialRow32(y + ldy, bias, cols, first, epilogue)
-    var (c20, c21) = initialRow32(y + 2 * ldy, bias, cols, first, epilogue)
-    var (c30, c31) = initialRow32(y + 3 * ldy, bias, cols, first, epilogue)
-    var (c40, c41) = initialRow32(y + 4 * ldy, bias, cols, first, epilogue)
-    var (c50, c51) = initialRow32(y + 5 * ldy, bias, cols, first, epilogue)
-    let x0 = x, x1 = x + ldx, x2 = x + 2 * ldx, x3 = x + 3 * ldx, x4 = x + 4 * ldx, x5 = x + 5 * ldx
-    var wk = w
-    for k in 0..<kLen {
-        let b0 = wk.vec16(0), b1 = wk.vec16(16)
-        var a = Vec16(repeating: x0[k])
-        c00 = c00.addingProduct(a, b0); c01 = c01.addingProduct(a, b1)
-        a = Vec16(repeating: x1[k])
-        c10 = c10.addingProduct(a, b0); c11 = c11.addingProduct(a, b1)
-        a = Vec16(repeating: x2[k])
-        c20 = c20.addingProduct(a, b0); c21 = c21.addingProduct(a, b1)
-        a = Vec16(repeating: x3[k])
-        c30 = c30.addingProduct(a, b0); c31 = c31.addingProduct(a, b1)
-        a = Vec16(repeating: x4[k])
-        c40 = c40.addingProduct(a, b0); c41 = c41.addingProduct(a, b1)
-        a = Vec16(repeating: x5[k])
-        c50 = c50.addingProduct(a, b0); c51 = c51.addingProduct(a, b1)
+    @inline(__always) func start(_ i: Int) -> (Vec8, Vec8) {
+        i < rows ? initialRow16(y + i * ldy, bias, cols, first, epilogue) : (Vec8(), Vec8())
+    }
+    var (c00, c01) = start(0), (c10, c11) = start(1), (c20, c21) = start(2)
+    var (c30, c31) = start(3), (c40, c41) = start(4), (c50, c51) = start(5)
+    var a = xp, wk = w
+    for _ in 0..<kLen {
+        let b0 = wk.vec8(0), b1 = wk.vec8(8)
+        var s = Vec8(repeating: a[0])
+        c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+        s = Vec8(repeating: a[1])
+        c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
+        s = Vec8(repeating: a[2])
+        c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
+        s = Vec8(repeating: a[3])
+        c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
+        s = Vec8(repeating: a[4])
+        c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
+        s = Vec8(repeating: a[5])
+        c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
+        a += 6
         wk += 32
     }
-    finalRow32(c00, c01, y, cols, last, epilogue)
-    finalRow32(c10, c11, y + ldy, cols, last, epilogue)
-    finalRow32(c20, c21, y + 2 * ldy, cols, last, epilogue)
-    finalRow32(c30, c31, y + 3 * ldy, cols, last, epilogue)
-    finalRow32(c40, c41, y + 4 * ldy, cols, last, epilogue)
-    finalRow32(c50, c51, y + 5 * ldy, cols, last, epilogue)
+    finalRow16(c00, c01, y, cols, last, epilogue)
+    if rows > 1 { finalRow16(c10, c11, y + ldy, cols, last, epilogue) }
+    if rows > 2 { finalRow16(c20, c21, y + 2 * ldy, cols, last, epilogue) }
+    if rows > 3 { finalRow16(c30, c31, y + 3 * ldy, cols, last, epilogue) }
+    if rows > 4 { finalRow16(c40, c41, y + 4 * ldy, cols, last, epilogue) }
+    if rows > 5 { finalRow16(c50, c51, y + 5 * ldy, cols, last, epilogue) }
 }
 
 /// One row × 32 outputs (decode's GEMV, and the rows left over by the 6-row tiles). Two k at a

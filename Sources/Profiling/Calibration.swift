@@ -139,9 +139,16 @@ public enum Calibrator {
         return best
     }
 
-    /// GFLOP/s of 12 independent SIMD16 FMA chains per thread (Zen 4: 2 FMA pipes × 4-cycle
-    /// latency ⇒ ≥ 8 chains keep both busy), best of `repetitions`.
+    /// GFLOP/s of 12 independent FMA chains per thread (2 FMA pipes × 4-cycle latency ⇒ ≥ 8
+    /// chains keep both busy), best of `repetitions`. The chains are one register each: zmm
+    /// (SIMD16) with AVX-512, else ymm (SIMD8). 12 SIMD16 chains on AVX2 are 24 ymm registers
+    /// of 16 and spill: that measured 46 instead of 94 GFLOP/s on one Zen 3 core.
     static func fp32Peak(pool: ThreadPool, repetitions: Int) -> Double {
+        #if GPT2_AVX512
+        typealias Chain = SIMD16<Float>
+        #else
+        typealias Chain = SIMD8<Float>
+        #endif
         let iterations = 4_000_000
         let sink = UnsafeMutablePointer<Float>.allocate(capacity: pool.threadCount)
         defer { sink.deallocate() }
@@ -149,8 +156,8 @@ public enum Calibrator {
         for _ in 0..<repetitions {
             let start = monotonicNanoseconds()
             pool.run { thread in
-                let x = SIMD16<Float>(repeating: 0.999_999), y = SIMD16<Float>(repeating: 1e-7)
-                var a0 = SIMD16<Float>(repeating: 1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0
+                let x = Chain(repeating: 0.999_999), y = Chain(repeating: 1e-7)
+                var a0 = Chain(repeating: 1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0
                 var a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0
                 for _ in 0..<iterations {
                     a0 = a0.addingProduct(a0, x); a1 = a1.addingProduct(a1, x)
@@ -163,7 +170,7 @@ public enum Calibrator {
                 sink[thread] = (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11).sum()
             }
             let seconds = Double(monotonicNanoseconds() - start) / 1e9
-            best = max(best, Double(pool.threadCount * iterations * 12 * 16 * 2) / seconds / 1e9)
+            best = max(best, Double(pool.threadCount * iterations * 12 * Chain.scalarCount * 2) / seconds / 1e9)
         }
         return best
     }

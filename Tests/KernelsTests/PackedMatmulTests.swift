@@ -4,11 +4,12 @@ import Testing
 
 @Suite("packed matmul")
 struct PackedMatmulTests {
-    /// Ragged M (both tile heights and leftovers, and above the K-blocking threshold), K (across
-    /// the 256-block boundary) and N (partial last panel), both source layouts, every epilogue,
-    /// 1–3 threads, against a Double reference.
+    /// Ragged M (the GEMV rows below `packedGEMMMinRows`, whole 6-row slivers and partial ones,
+    /// more than one group of `packedSliverGroup` slivers),
+    /// K (across the 384-block boundary) and N (partial last panel and half-panel), both source
+    /// layouts, every epilogue, 1–3 threads, scratch given or allocated, against a Double reference.
     @Test("matmulPacked matches a Double reference (both packings, all epilogues, 1–3 threads)",
-          arguments: [1, 2, 5, 6, 7, 13, 16, 23])
+          arguments: [1, 2, 3, 4, 5, 6, 7, 13, 16, 23, 40, 265])
     func matchesReference(M: Int) {
         let pools = [1, 2, 3].map { ThreadPool(threadCount: $0) }
         var rng = SeededGenerator(seed: 0xFACE_0000 + UInt64(M))
@@ -37,8 +38,9 @@ struct PackedMatmulTests {
                     for epilogue in [MatmulEpilogue.store, .accumulate, .gelu] {
                         for withBias in [false, true] {
                             let y = GuardedBuffer(prior)
+                            let scratch = pool.threadCount == 2 ? AlignedBuffer<Float>(count: packedMatmulScratchCount(M: M, K: K)) : nil
                             matmulPacked(y.pointer, x.pointer, packedA.pointer, bias: withBias ? bias.pointer : nil,
-                                         M: M, K: K, N: N, epilogue: epilogue, pool: pool)
+                                         M: M, K: K, N: N, epilogue: epilogue, scratch: scratch?.pointer, pool: pool)
                             var worst = 0.0
                             for i in 0..<(M * N) {
                                 var v = product[i] + Double(withBias ? bias[i % N] : 0)

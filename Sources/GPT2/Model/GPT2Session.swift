@@ -38,6 +38,8 @@ public final class GPT2Session {
     let activations: Activations
     /// Quantised activations for int8 weights (sized for the largest matmul input at init).
     let q8Scratch: Q8Scratch
+    /// fp32 activations packed into row slivers for the prefill GEMM (`matmulPacked`).
+    let packScratch: AlignedBuffer<Float>
     private var logits: AlignedBuffer<Float>
 
     /// - Parameters:
@@ -65,6 +67,7 @@ public final class GPT2Session {
         activations = Activations(config: config, capacity: min(batchCapacity, config.nPositions))
         logits = AlignedBuffer(count: config.vocabSize)
         q8Scratch = Q8Scratch(bytes: Q8Scratch.bytes(M: activations.capacity, K: max(config.nEmbd, config.nInner)))
+        packScratch = AlignedBuffer(count: packedMatmulScratchCount(M: activations.capacity, K: max(config.nEmbd, config.nInner)))
     }
 
     /// Forgets every position (the next token is position 0).
@@ -126,26 +129,29 @@ public final class GPT2Session {
                 layerNorm(a.normed, a.residual, weight: w.ln1Weight, bias: w.ln1Bias, T: T, C: C, eps: eps, pool: pool)
             }
             run(.qkv, layer: l, tokens: T) {
-                linear(a.qkv, a.normed, w.qkv, bias: w.qkvBias, M: T, scratch: q8Scratch, pool: pool)
+                linear(a.qkv, a.normed, w.qkv, bias: w.qkvBias, M: T, scratch: q8Scratch, packScratch: packScratch.pointer, pool: pool)
             }
             run(.attention, layer: l, tokens: T) {
                 let keys = cache.keys(layer: l), values = cache.values(layer: l)
-                storeKeyValues(qkv: a.qkv, keys: keys, values: values, T: T, firstPosition: first,
-                               H: H, hd: hd, capacity: cache.capacity)
+                // A prefill's copy (T·2C floats, keys scattered into tiles) is split by heads.
+                pool.parallelFor(T > 1 ? H : 1) { heads in
+                    storeKeyValues(qkv: a.qkv, keys: keys, values: values, T: T, firstPosition: first,
+                                   H: H, hd: hd, capacity: cache.capacity, heads: T > 1 ? heads : 0..<H)
+                }
                 attention(a.attention, qkv: a.qkv, keys: keys, values: values, T: T, firstPosition: first,
                           H: H, hd: hd, capacity: cache.capacity, scale: scale, pool: pool)
             }
             run(.attnProj, layer: l, tokens: T) {  // residual += attention · W + b
-                linear(a.residual, a.attention, w.attnProj, bias: w.attnProjBias, M: T, epilogue: .accumulate, scratch: q8Scratch, pool: pool)
+                linear(a.residual, a.attention, w.attnProj, bias: w.attnProjBias, M: T, epilogue: .accumulate, scratch: q8Scratch, packScratch: packScratch.pointer, pool: pool)
             }
             run(.ln2, layer: l, tokens: T) {
                 layerNorm(a.normed, a.residual, weight: w.ln2Weight, bias: w.ln2Bias, T: T, C: C, eps: eps, pool: pool)
             }
             run(.mlpUp, layer: l, tokens: T) {  // hidden = gelu(normed · W + b)
-                linear(a.hidden, a.normed, w.fc, bias: w.fcBias, M: T, epilogue: .gelu, scratch: q8Scratch, pool: pool)
+                linear(a.hidden, a.normed, w.fc, bias: w.fcBias, M: T, epilogue: .gelu, scratch: q8Scratch, packScratch: packScratch.pointer, pool: pool)
             }
             run(.mlpDown, layer: l, tokens: T) {  // residual += hidden · W + b
-                linear(a.residual, a.hidden, w.fcProj, bias: w.fcProjBias, M: T, epilogue: .accumulate, scratch: q8Scratch, pool: pool)
+                linear(a.residual, a.hidden, w.fcProj, bias: w.fcProjBias, M: T, epilogue: .accumulate, scratch: q8Scratch, packScratch: packScratch.pointer, pool: pool)
             }
         }
         guard !logitRows.isEmpty else { return }
@@ -156,7 +162,7 @@ public final class GPT2Session {
                       T: rows, C: C, eps: eps, pool: pool)
         }
         run(.lmHead, layer: -1, tokens: rows) {
-            linear(out, a.normed, weights.lmHead, bias: nil, M: rows, scratch: q8Scratch, pool: pool)
+            linear(out, a.normed, weights.lmHead, bias: nil, M: rows, scratch: q8Scratch, packScratch: packScratch.pointer, pool: pool)
         }
     }
 

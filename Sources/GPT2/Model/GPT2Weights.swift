@@ -125,12 +125,19 @@ public final class GPT2Weights: @unchecked Sendable {
         let matrices = blocks.flatMap { [$0.qkv, $0.attnProj, $0.fc, $0.fcProj] } + [lmHead]
         let total = matrices.reduce(0) { $0 + packedCount(K: $1.inputs, N: $1.outputs) }
         let buffer = HugePageBuffer<Float>(count: total)
+        // Packing is a strided copy of ~500 MB (124M) that also takes the huge pages' first-touch
+        // faults: split each matrix's panels across every CPU (a pool just for the load).
+        let pool = ThreadPool(threadCount: ThreadPool.availableCPUs().count)
         var offset = 0
         func packed(_ weight: LinearWeight) -> LinearWeight {
             let dst = buffer.pointer + offset
             switch weight {
             case let .inputMajor(w, K, N), let .outputMajor(w, K, N):
-                if case .inputMajor = weight { packInputMajor(dst, w, K: K, N: N) } else { packOutputMajor(dst, w, K: K, N: N) }
+                let inputMajor: Bool
+                if case .inputMajor = weight { inputMajor = true } else { inputMajor = false }
+                pool.parallelFor((N + packedPanelWidth - 1) / packedPanelWidth) { panels in
+                    if inputMajor { packInputMajor(dst, w, K: K, N: N, panels: panels) } else { packOutputMajor(dst, w, K: K, N: N, panels: panels) }
+                }
                 if mapped.contains(w) { releaseMappedPages(UnsafeRawPointer(w), bytes: K * N * 4) }
             case .packed, .q8_0, .q8_0Interleaved: return weight
             }

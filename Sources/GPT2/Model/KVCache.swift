@@ -1,7 +1,9 @@
 import GPT2Runtime
+import Kernels
 
-/// Keys and values of every past position, per layer: [L][H, capacity, hd] each, so that the
-/// attention pass over one head's history reads one contiguous run of memory.
+/// Keys and values of every past position, per layer: keys [L][H, ⌈capacity/16⌉, hd, 16] (tiles
+/// of 16 positions, transposed: see `keyCacheIndex`), values [L][H, capacity, hd], so that the
+/// attention pass over one head's history reads two contiguous runs of memory.
 public final class KVCache: @unchecked Sendable {
     public let layers: Int, heads: Int, headSize: Int
     /// Positions it can hold (the model's n_positions).
@@ -14,14 +16,13 @@ public final class KVCache: @unchecked Sendable {
         self.heads = heads
         self.headSize = headSize
         self.capacity = capacity
-        let perLayer = heads * capacity * headSize
-        keys = AlignedBuffer(count: layers * perLayer)
-        values = AlignedBuffer(count: layers * perLayer)
+        keys = AlignedBuffer(count: layers * keyCacheCount(H: heads, capacity: capacity, hd: headSize))
+        values = AlignedBuffer(count: layers * heads * capacity * headSize)
     }
 
-    /// The keys of `layer`: [H, capacity, hd].
+    /// The keys of `layer`: [H, ⌈capacity/16⌉, hd, 16].
     public func keys(layer: Int) -> UnsafeMutablePointer<Float> {
-        keys.pointer + layer * heads * capacity * headSize
+        keys.pointer + layer * keyCacheCount(H: heads, capacity: capacity, hd: headSize)
     }
 
     /// The values of `layer`: [H, capacity, hd].
@@ -29,5 +30,5 @@ public final class KVCache: @unchecked Sendable {
         values.pointer + layer * heads * capacity * headSize
     }
 
-    public var byteCount: Int { 2 * keys.count * MemoryLayout<Float>.size }
+    public var byteCount: Int { (keys.count + values.count) * MemoryLayout<Float>.size }
 }

@@ -50,7 +50,8 @@ public enum LinearWeight: @unchecked Sendable {
 @inline(__always)
 func linear(
     _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: LinearWeight,
-    bias: UnsafePointer<Float>?, M: Int, epilogue: MatmulEpilogue = .store, scratch: Q8Scratch, pool: ThreadPool
+    bias: UnsafePointer<Float>?, M: Int, epilogue: MatmulEpilogue = .store, scratch: Q8Scratch,
+    packScratch: UnsafeMutablePointer<Float>? = nil, pool: ThreadPool
 ) {
     switch weight {
     case let .inputMajor(w, K, N):
@@ -62,7 +63,7 @@ func linear(
     case let .q8_0Interleaved(w, K, N):
         q8MatmulInterleaved(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, scratch: scratch, pool: pool)
     case let .packed(w, K, N):
-        matmulPacked(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, pool: pool)
+        matmulPacked(y, x, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, scratch: packScratch, pool: pool)
     }
 }
 
