@@ -64,7 +64,7 @@ final class Matrix: @unchecked Sendable {
     func run(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, M: Int, packedKernel: Bool, pool: ThreadPool) {
         let K = shape.K, N = shape.N
         if packedKernel {
-            matmulPacked(y, x, packed.pointer, bias: nil, M: M, K: K, N: N, pool: pool)
+            matmulPacked(y, x, packed.pointer, bias: nil, M: M, K: K, N: N, scratch: sliverScratch.pointer, pool: pool)
         } else if shape.outputMajor {
             matmulTransposed(y, x, original.pointer, M: M, K: K, N: N, pool: pool)
         } else {
@@ -76,6 +76,8 @@ final class Matrix: @unchecked Sendable {
 nonisolated(unsafe) let pools = [1: ThreadPool(threadCount: 1), 2: ThreadPool(threadCount: 2)]
 nonisolated(unsafe) let inputs = randomBuffer(512 * I, seed: 1)
 nonisolated(unsafe) let outputs = AlignedBuffer<Float>(count: 512 * V)
+/// The prefill GEMM's packed activation slivers, sized once for the largest call (as a session does).
+nonisolated(unsafe) let sliverScratch = AlignedBuffer<Float>(count: packedMatmulScratchCount(M: 512, K: I))
 
 let flops = BenchmarkMetric.custom("MFLOP/s", polarity: .prefersLarger, useScalingFactor: false)
 let bandwidth = BenchmarkMetric.custom("MB/s", polarity: .prefersLarger, useScalingFactor: false)
@@ -180,7 +182,7 @@ let benchmarks: @Sendable () -> Void = {
     // Attention over T = 512 new tokens (prefill of a 512-token prompt, one layer).
     let H = 12, hd = 64, T = 512
     let qkv = randomBuffer(T * 3 * C, seed: 3)
-    let keys = AlignedBuffer<Float>(count: H * T * hd), values = AlignedBuffer<Float>(count: H * T * hd)
+    let keys = AlignedBuffer<Float>(count: keyCacheCount(H: H, capacity: T, hd: hd)), values = AlignedBuffer<Float>(count: H * T * hd)
     storeKeyValues(qkv: qkv.pointer, keys: keys.pointer, values: values.pointer, T: T, firstPosition: 0, H: H, hd: hd, capacity: T)
     for threads in [1, 2] {
         Benchmark("attention T=512 \(threads)T", configuration: kernelConfiguration(flops)) { benchmark in
