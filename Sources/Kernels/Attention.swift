@@ -241,32 +241,14 @@ func finishRow(_ out: UnsafeMutablePointer<Float>, _ acc: UnsafePointer<Float>, 
 }
 
 /// scores[i, 0..<16] = Σ_d qp[d, i] · kt[d, 0..<16] for six queries (qp [hd, 6], kt a key
-/// tile [hd, 16]): 12 ymm accumulators, per d two loads of keys, six broadcasts, twelve FMAs.
+/// tile [hd, 16]), in the GEMM's register block.
 @inline(__always)
 func scoreTile6x16(_ scores: UnsafeMutablePointer<Float>, _ qp: UnsafePointer<Float>, _ kt: UnsafePointer<Float>, _ hd: Int) {
-    var c00 = Vec8(), c01 = Vec8(), c10 = Vec8(), c11 = Vec8(), c20 = Vec8(), c21 = Vec8()
-    var c30 = Vec8(), c31 = Vec8(), c40 = Vec8(), c41 = Vec8(), c50 = Vec8(), c51 = Vec8()
-    var a = qp, k = kt
-    for _ in 0..<hd {
-        let b0 = k.vec8(0), b1 = k.vec8(8)
-        var s = Vec8(repeating: a[0])
-        c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
-        s = Vec8(repeating: a[1])
-        c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
-        s = Vec8(repeating: a[2])
-        c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
-        s = Vec8(repeating: a[3])
-        c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
-        s = Vec8(repeating: a[4])
-        c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
-        s = Vec8(repeating: a[5])
-        c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
-        a += 6
-        k += 16
-    }
-    scores.store(c00, 0); scores.store(c01, 8); scores.store(c10, 16); scores.store(c11, 24)
-    scores.store(c20, 32); scores.store(c21, 40); scores.store(c30, 48); scores.store(c31, 56)
-    scores.store(c40, 64); scores.store(c41, 72); scores.store(c50, 80); scores.store(c51, 88)
+    var t = Tile6x16()
+    t.accumulate(qp, kt, steps: hd, bStride: keyTileWidth)
+    scores.store(t.c00, 0); scores.store(t.c01, 8); scores.store(t.c10, 16); scores.store(t.c11, 24)
+    scores.store(t.c20, 32); scores.store(t.c21, 40); scores.store(t.c30, 48); scores.store(t.c31, 56)
+    scores.store(t.c40, 64); scores.store(t.c41, 72); scores.store(t.c50, 80); scores.store(t.c51, 88)
 }
 
 /// scores[u, 0..<16] = Σ_d qs[d] · kt_u[d, 0..<16] for `group` ≤ 4 consecutive key tiles: with

@@ -1,46 +1,18 @@
 /// Vectorised transcendental functions. Swift has no SIMD `exp`; calling libm per lane would
 /// cost more than the matmuls around it in prefill.
 
-/// e^x for 16 lanes, relative error ≤ 2 ulp on [-87, 88] (Cephes `expf`: x = n·ln2 + r,
-/// |r| ≤ ln2/2, degree-5 polynomial for e^r, 2^n through the exponent bits). Inputs below
-/// -87.3 give 0, above 88.7 give +inf, NaN stays NaN.
-@inlinable @inline(__always)
-public func exp(_ x: Vec16) -> Vec16 {
-    let log2e: Float = 1.44269504088896341
-    let ln2Hi: Float = 0.693359375, ln2Lo: Float = -2.12194440e-4
-    var clamped = x.replacing(with: -87.3, where: x .< -87.3)
-    clamped.replace(with: 88.7, where: x .> 88.7)
-    // n = round(x / ln 2) by adding 1.5·2^23: the sum's low mantissa bits then hold n as an
-    // integer. (SIMD `rounded` and Float→Int32 conversions compile to generic library calls.)
-    let shifter: Float = 0x1.8p23
-    let shifted = clamped * log2e + shifter
-    let n = shifted - shifter
-    var r = clamped - n * ln2Hi
-    r = r - n * ln2Lo
-    var p = Vec16(repeating: 1.9875691500e-4)
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
-    p = p * (r * r) + r + 1
-    let integerN = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000
-    var result = p * unsafeBitCast((integerN &+ 127) &<< 23, to: Vec16.self)
-    // Edges the clamp hid: underflow to 0, overflow to inf, NaN passes through.
-    result.replace(with: 0, where: x .< -87.3)
-    result.replace(with: .infinity, where: x .> 88.7)
-    result.replace(with: x, where: x .!= x)
-    return result
-}
-
-/// `exp` for 8 lanes (one ymm register), the same arithmetic. (A generic version over SIMD types
-/// would need the matching Int32 vector type for the exponent bits; two copies are simpler.)
+/// e^x for 8 lanes (one ymm register), relative error ≤ 2 ulp on [-87, 88] (Cephes `expf`:
+/// x = n·ln2 + r, |r| ≤ ln2/2, degree-5 polynomial for e^r, 2^n through the exponent bits).
+/// Inputs below -87.3 give 0, above 88.7 give +inf, NaN stays NaN. `@_transparent`: an
+/// `@inline(__always)` function stayed an out-of-line call from other files here.
 @_transparent
 public func exp(_ x: Vec8) -> Vec8 {
     let log2e: Float = 1.44269504088896341
     let ln2Hi: Float = 0.693359375, ln2Lo: Float = -2.12194440e-4
     var clamped = x.replacing(with: -87.3, where: x .< -87.3)
     clamped.replace(with: 88.7, where: x .> 88.7)
+    // n = round(x / ln 2) by adding 1.5·2^23: the sum's low mantissa bits then hold n as an
+    // integer. (SIMD `rounded` and Float→Int32 conversions compile to generic library calls.)
     let shifter: Float = 0x1.8p23
     let shifted = clamped * log2e + shifter
     let n = shifted - shifter
@@ -55,10 +27,17 @@ public func exp(_ x: Vec8) -> Vec8 {
     p = p * (r * r) + r + 1
     let integerN = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
     var result = p * unsafeBitCast((integerN &+ 127) &<< 23, to: Vec8.self)
+    // Edges the clamp hid: underflow to 0, overflow to inf, NaN passes through.
     result.replace(with: 0, where: x .< -87.3)
     result.replace(with: .infinity, where: x .> 88.7)
     result.replace(with: x, where: x .!= x)
     return result
+}
+
+/// e^x for 16 lanes: `exp(Vec8)` on each half (on AVX2 a Vec16 is two ymm registers anyway).
+@inlinable @inline(__always)
+public func exp(_ x: Vec16) -> Vec16 {
+    Vec16(lowHalf: exp(x.lowHalf), highHalf: exp(x.highHalf))
 }
 
 /// √(2/π), the constant of GPT-2's tanh-approximated GELU.

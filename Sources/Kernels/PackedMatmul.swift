@@ -293,32 +293,14 @@ func packedTile6x16(
     @inline(__always) func start(_ i: Int) -> (Vec8, Vec8) {
         i < rows ? initialRow16(y + i * ldy, bias, cols, first, epilogue) : (Vec8(), Vec8())
     }
-    var (c00, c01) = start(0), (c10, c11) = start(1), (c20, c21) = start(2)
-    var (c30, c31) = start(3), (c40, c41) = start(4), (c50, c51) = start(5)
-    var a = xp, wk = w
-    for _ in 0..<kLen {
-        let b0 = wk.vec8(0), b1 = wk.vec8(8)
-        var s = Vec8(repeating: a[0])
-        c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
-        s = Vec8(repeating: a[1])
-        c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
-        s = Vec8(repeating: a[2])
-        c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
-        s = Vec8(repeating: a[3])
-        c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
-        s = Vec8(repeating: a[4])
-        c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
-        s = Vec8(repeating: a[5])
-        c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
-        a += 6
-        wk += 32
-    }
-    finalRow16(c00, c01, y, cols, last, epilogue)
-    if rows > 1 { finalRow16(c10, c11, y + ldy, cols, last, epilogue) }
-    if rows > 2 { finalRow16(c20, c21, y + 2 * ldy, cols, last, epilogue) }
-    if rows > 3 { finalRow16(c30, c31, y + 3 * ldy, cols, last, epilogue) }
-    if rows > 4 { finalRow16(c40, c41, y + 4 * ldy, cols, last, epilogue) }
-    if rows > 5 { finalRow16(c50, c51, y + 5 * ldy, cols, last, epilogue) }
+    var t = Tile6x16(start)
+    t.accumulate(xp, w, steps: kLen, bStride: packedPanelWidth)
+    finalRow16(t.c00, t.c01, y, cols, last, epilogue)
+    if rows > 1 { finalRow16(t.c10, t.c11, y + ldy, cols, last, epilogue) }
+    if rows > 2 { finalRow16(t.c20, t.c21, y + 2 * ldy, cols, last, epilogue) }
+    if rows > 3 { finalRow16(t.c30, t.c31, y + 3 * ldy, cols, last, epilogue) }
+    if rows > 4 { finalRow16(t.c40, t.c41, y + 4 * ldy, cols, last, epilogue) }
+    if rows > 5 { finalRow16(t.c50, t.c51, y + 5 * ldy, cols, last, epilogue) }
 }
 
 /// One row × 32 outputs (decode's GEMV, and the rows left over by the 6-row tiles). Two k at a
