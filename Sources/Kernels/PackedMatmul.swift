@@ -190,50 +190,8 @@ public func matmulPackedPanels(
     }
 }
 
-// MARK: - Tile helpers. A tile row is 32 outputs held in two Vec16 (lo: 0..<16, hi: 16..<32);
-// `cols` < 32 only in the last panel, whose columns past N must be neither read nor written.
-
-/// Loads `cols` ≤ 32 floats as (lo, hi), zero past `cols`.
-@inline(__always)
-func loadRow32(_ p: UnsafePointer<Float>, _ cols: Int) -> (Vec16, Vec16) {
-    if cols == 32 { return (p.vec16(0), p.vec16(16)) }
-    var lo = Vec16(), hi = Vec16()
-    for j in 0..<min(cols, 16) { lo[j] = p[j] }
-    if cols > 16 { for j in 16..<cols { hi[j - 16] = p[j] } }
-    return (lo, hi)
-}
-
-@inline(__always)
-func storeRow32(_ lo: Vec16, _ hi: Vec16, _ p: UnsafeMutablePointer<Float>, _ cols: Int) {
-    if cols == 32 { p.store(lo, 0); p.store(hi, 16); return }
-    for j in 0..<min(cols, 16) { p[j] = lo[j] }
-    if cols > 16 { for j in 16..<cols { p[j] = hi[j - 16] } }
-}
-
-/// The starting value of a tile row: on the first K block, bias (+ y for `.accumulate`);
-/// afterwards the partial sum left in y by the previous block.
-@inline(__always)
-func initialRow32(
-    _ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>?, _ cols: Int,
-    _ first: Bool, _ epilogue: MatmulEpilogue
-) -> (Vec16, Vec16) {
-    if !first || epilogue == .accumulate {
-        var (lo, hi) = loadRow32(UnsafePointer(y), cols)
-        if first, let bias { let (b0, b1) = loadRow32(bias, cols); lo += b0; hi += b1 }
-        return (lo, hi)
-    }
-    if let bias { return loadRow32(bias, cols) }
-    return (Vec16(), Vec16())
-}
-
-/// Stores a tile row; on the last K block applies GELU for `.gelu`.
-@inline(__always)
-func finalRow32(
-    _ lo: Vec16, _ hi: Vec16, _ y: UnsafeMutablePointer<Float>, _ cols: Int,
-    _ last: Bool, _ epilogue: MatmulEpilogue
-) {
-    if last && epilogue == .gelu { storeRow32(gelu(lo), gelu(hi), y, cols) } else { storeRow32(lo, hi, y, cols) }
-}
+// MARK: - Tile helpers. `cols` is less than the tile row's width only in the last panel, whose
+// columns past N must be neither read nor written.
 
 /// Loads `cols` ≤ 16 floats as two Vec8 (lo: 0..<8, hi: 8..<16), zero past `cols`.
 @inline(__always)
@@ -252,7 +210,8 @@ func storeRow16(_ lo: Vec8, _ hi: Vec8, _ p: UnsafeMutablePointer<Float>, _ cols
     if cols > 8 { for j in 8..<cols { p[j] = hi[j - 8] } }
 }
 
-/// `initialRow32` for a 16-column tile row.
+/// The starting value of a 16-column tile row: on the first K block, bias (+ y for
+/// `.accumulate`); afterwards the partial sum left in y by the previous block.
 @inline(__always)
 func initialRow16(
     _ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>?, _ cols: Int,
@@ -267,14 +226,35 @@ func initialRow16(
     return (Vec8(), Vec8())
 }
 
-/// `finalRow32` for a 16-column tile row. (`@_transparent`: with `@inline(__always)` it stayed
-/// an out-of-line call, six per tile.)
+/// Stores a 16-column tile row; on the last K block applies GELU for `.gelu`. (`@_transparent`:
+/// with `@inline(__always)` it stayed an out-of-line call, six per tile.)
 @_transparent
 func finalRow16(
     _ lo: Vec8, _ hi: Vec8, _ y: UnsafeMutablePointer<Float>, _ cols: Int,
     _ last: Bool, _ epilogue: MatmulEpilogue
 ) {
     if last && epilogue == .gelu { storeRow16(gelu(lo), gelu(hi), y, cols) } else { storeRow16(lo, hi, y, cols) }
+}
+
+/// The starting value of a 32-column tile row (decode's 1 × 32 tile): `initialRow16` on each half.
+@inline(__always)
+func initialRow32(
+    _ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>?, _ cols: Int,
+    _ first: Bool, _ epilogue: MatmulEpilogue
+) -> (Vec16, Vec16) {
+    let (a, b) = initialRow16(y, bias, min(cols, 16), first, epilogue)
+    let (c, d) = cols > 16 ? initialRow16(y + 16, bias.map { $0 + 16 }, cols - 16, first, epilogue) : (Vec8(), Vec8())
+    return (Vec16(lowHalf: a, highHalf: b), Vec16(lowHalf: c, highHalf: d))
+}
+
+/// Stores a 32-column tile row: `finalRow16` on each half.
+@inline(__always)
+func finalRow32(
+    _ lo: Vec16, _ hi: Vec16, _ y: UnsafeMutablePointer<Float>, _ cols: Int,
+    _ last: Bool, _ epilogue: MatmulEpilogue
+) {
+    finalRow16(lo.lowHalf, lo.highHalf, y, min(cols, 16), last, epilogue)
+    if cols > 16 { finalRow16(hi.lowHalf, hi.highHalf, y + 16, cols - 16, last, epilogue) }
 }
 
 // MARK: - Micro-kernels. `y` (row stride ldy) points at the tile's first row and column, `x` /

@@ -72,6 +72,25 @@ private func reference(_ x: [Float], _ w: Q8Weights, M: Int) -> [Float] {
     return out
 }
 
+/// Integer activations in [-127, 127] with a ±127 in every 32-block, so that d_x = 1 and
+/// q_x = x: a kernel's output is then the integer Σ q_x·q_w itself.
+private func integerActivations(M: Int, K: Int, rng: inout SeededGenerator) -> [Float] {
+    var x = (0..<(M * K)).map { _ in Float(Int(rng.next() % 255) - 127) }
+    for block in stride(from: 0, to: M * K, by: 32) { x[block + Int(rng.next() % 32)] = rng.next() % 2 == 0 ? 127 : -127 }
+    return x
+}
+
+/// Σ_k x[m, k] · q_w[n, k] in Int64: the exact integer part of y [M, N].
+private func exactIntegerProducts(_ x: [Float], _ w: Q8Weights, M: Int, K: Int, N: Int) -> [Int64] {
+    var exact = [Int64](repeating: 0, count: M * N)
+    for m in 0..<M {
+        for n in 0..<N {
+            for k in 0..<K { exact[m * N + n] += Int64(x[m * K + k]) * Int64(w.quant(n, k)) }
+        }
+    }
+    return exact
+}
+
 @Suite("q8_0 matmul")
 struct Q8MatmulTests {
     @Test("activation quantisation matches GGML's scalar formula (Int16 and Int8 storage)")
@@ -119,14 +138,8 @@ struct Q8MatmulTests {
             for K in [32, 96, 512, 1024] {
                 for N in [1, 3, 4, 5, 13, 64] {
                     let w = Q8Weights(K: K, N: N, integers: &rng)
-                    var x = (0..<(M * K)).map { _ in Float(Int(rng.next() % 255) - 127) }
-                    for block in stride(from: 0, to: M * K, by: 32) { x[block + Int(rng.next() % 32)] = rng.next() % 2 == 0 ? 127 : -127 }
-                    var exact = [Int64](repeating: 0, count: M * N)
-                    for m in 0..<M {
-                        for n in 0..<N {
-                            for k in 0..<K { exact[m * N + n] += Int64(x[m * K + k]) * Int64(w.quant(n, k)) }
-                        }
-                    }
+                    let x = integerActivations(M: M, K: K, rng: &rng)
+                    let exact = exactIntegerProducts(x, w, M: M, K: K, N: N)
                     for pool in pools {
                         let y = GuardedBuffer(count: M * N)
                         x.withUnsafeBufferPointer {
@@ -245,14 +258,8 @@ struct Q8InterleavedTests {
         for (M, K, N) in shapes {
             let w = Q8Weights(K: K, N: N, integers: &rng)
             let r = Repacked(w)
-            var x = (0..<(M * K)).map { _ in Float(Int(rng.next() % 255) - 127) }
-            for block in stride(from: 0, to: M * K, by: 32) { x[block + Int(rng.next() % 32)] = rng.next() % 2 == 0 ? 127 : -127 }
-            var exact = [Int64](repeating: 0, count: M * N)
-            for m in 0..<M {
-                for n in 0..<N {
-                    for k in 0..<K { exact[m * N + n] += Int64(x[m * K + k]) * Int64(w.quant(n, k)) }
-                }
-            }
+            let x = integerActivations(M: M, K: K, rng: &rng)
+            let exact = exactIntegerProducts(x, w, M: M, K: K, N: N)
             for pool in pools {
                 let y = GuardedBuffer(count: M * N)
                 x.withUnsafeBufferPointer {

@@ -189,6 +189,24 @@ func q8MatmulPortable(
     let xq = scratch.base.bindMemory(to: Int16.self, capacity: M * K)
     let xd = (scratch.base + (M * K * 2 + 63) / 64 * 64).bindMemory(to: Float.self, capacity: M * blocks)
     forEachActivationRow(M, pool: pool) { m in quantizeActivationRow(x + m * K, xq + m * K, xd + m * blocks, K: K) }
+    q8RowsLoop(y, xq, xd, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, pool: pool,
+               dot4: { x, d, wn in q8Dot4Portable(x, d, wn, rowBytes: rowBytes, blocks: blocks) },
+               dot1: { x, d, wn in q8Dot1Portable(x, d, wn, blocks: blocks) })
+}
+
+/// The loop both GGML-row kernels (portable, x86) run: threads split the weight rows; each
+/// takes 4 rows at a time (`dot4`, kept in L1) across all M activation rows, so the weights
+/// stream once per call in their stored order, then its ragged rows one by one (`dot1`).
+/// `xq` [M, K] and `xd` [M, K/32] are the quantised activations; a dot gets one activation
+/// row's and the first weight row's addresses.
+@inline(__always)
+func q8RowsLoop<Activation>(
+    _ y: UnsafeMutablePointer<Float>, _ xq: UnsafePointer<Activation>, _ xd: UnsafePointer<Float>, _ w: UnsafeRawPointer,
+    bias: UnsafePointer<Float>?, M: Int, K: Int, N: Int, epilogue: MatmulEpilogue, pool: ThreadPool,
+    dot4: (UnsafePointer<Activation>, UnsafePointer<Float>, UnsafeRawPointer) -> (Float, Float, Float, Float),
+    dot1: (UnsafePointer<Activation>, UnsafePointer<Float>, UnsafeRawPointer) -> Float
+) {
+    let blocks = K / 32, rowBytes = blocks * Q8_0.blockBytes
     let inner = innerEpilogue(epilogue)
     pool.parallelFor(N, granularity: 4) { rows in
         defer { finishGelu(y, M: M, N: N, rows: rows, epilogue) }
@@ -196,7 +214,7 @@ func q8MatmulPortable(
         while n + 4 <= rows.upperBound {
             let wn = w + n * rowBytes
             for m in 0..<M {
-                let s = q8Dot4Portable(xq + m * K, xd + m * blocks, wn, rowBytes: rowBytes, blocks: blocks)
+                let s = dot4(xq + m * K, xd + m * blocks, wn)
                 let ym = y + m * N + n
                 finishScalar(s.0, ym, bias.map { $0 + n }, inner)
                 finishScalar(s.1, ym + 1, bias.map { $0 + n + 1 }, inner)
@@ -207,8 +225,7 @@ func q8MatmulPortable(
         }
         while n < rows.upperBound {
             for m in 0..<M {
-                let s = q8Dot1Portable(xq + m * K, xd + m * blocks, w + n * rowBytes, blocks: blocks)
-                finishScalar(s, y + m * N + n, bias.map { $0 + n }, inner)
+                finishScalar(dot1(xq + m * K, xd + m * blocks, w + n * rowBytes), y + m * N + n, bias.map { $0 + n }, inner)
             }
             n += 1
         }

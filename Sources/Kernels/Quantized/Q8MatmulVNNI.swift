@@ -33,36 +33,19 @@ func q8RowsX86(
     let xq = scratch.base.bindMemory(to: Int8.self, capacity: M * K)  // rows of K: 32-byte aligned
     let xd = (scratch.base + (M * K + 63) / 64 * 64).bindMemory(to: Float.self, capacity: M * blocks)
     forEachActivationRow(M, pool: pool) { m in quantizeActivationRow(x + m * K, xq + m * K, xd + m * blocks, K: K) }
-    let inner = innerEpilogue(epilogue)
-    pool.parallelFor(N, granularity: 4) { rows in
-        defer { finishGelu(y, M: M, N: N, rows: rows, epilogue) }
-        var n = rows.lowerBound
-        while n + 4 <= rows.upperBound {
-            for m in 0..<M {
-                let s = rowDot4(xq + m * K, xd + m * blocks, w + n * rowBytes, rowBytes: rowBytes, blocks: blocks, vnni: vnni)
-                let ym = y + m * N + n
-                finishScalar(s.0, ym, bias.map { $0 + n }, inner)
-                finishScalar(s.1, ym + 1, bias.map { $0 + n + 1 }, inner)
-                finishScalar(s.2, ym + 2, bias.map { $0 + n + 2 }, inner)
-                finishScalar(s.3, ym + 3, bias.map { $0 + n + 3 }, inner)
-            }
-            n += 4
-        }
-        while n < rows.upperBound {  // ragged rows: the portable formula on Int8 activations
-            let row = w + n * rowBytes
-            for m in 0..<M {
-                var s: Float = 0
-                for b in 0..<blocks {
-                    let q = (row + b * Q8_0.blockBytes + 2).assumingMemoryBound(to: Int8.self)
-                    var dot: Int32 = 0
-                    for i in 0..<32 { dot &+= Int32(xq[m * K + b * 32 + i]) &* Int32(q[i]) }
-                    s = s.addingProduct(Float(dot), xd[m * blocks + b] * q8Scale(row + b * Q8_0.blockBytes))
-                }
-                finishScalar(s, y + m * N + n, bias.map { $0 + n }, inner)
-            }
-            n += 1
-        }
-    }
+    q8RowsLoop(y, xq, xd, w, bias: bias, M: M, K: K, N: N, epilogue: epilogue, pool: pool,
+               dot4: { x, d, wn in rowDot4(x, d, wn, rowBytes: rowBytes, blocks: blocks, vnni: vnni) },
+               dot1: { x, d, row in
+                   // Ragged rows: the portable formula on Int8 activations.
+                   var s: Float = 0
+                   for b in 0..<blocks {
+                       let q = (row + b * Q8_0.blockBytes + 2).assumingMemoryBound(to: Int8.self)
+                       var dot: Int32 = 0
+                       for i in 0..<32 { dot &+= Int32(x[b * 32 + i]) &* Int32(q[i]) }
+                       s = s.addingProduct(Float(dot), d[b] * q8Scale(row + b * Q8_0.blockBytes))
+                   }
+                   return s
+               })
 }
 
 /// Σ_k x·w of one 32-block as 8 int32 partial sums: |x| (unsigned) × w·sign(x) (signed).
