@@ -16,14 +16,15 @@
    p99 KL divergence, same top-1 token, PPL ratio. Ours must be no worse than llama.cpp's
    (mean KLD within 2%: both quantize activations per 32-block, ours with an fp32 scale).
 
-Run (from the repository root, after `swift build -c release`):
-    /tmp/pyenv/bin/python perf/check_gguf_interop.py \
+Run (from the repository root, after `swift build -c release`), with the environment that
+`perf/compare.sh` creates (perf/.venv: llama-cpp-python, torch, transformers; perf/work: the
+llama.cpp tree and build):
+    perf/.venv/bin/python perf/check_gguf_interop.py \
         [--llama-cpp perf/work/llama_cpp_python-0.3.36/vendor/llama.cpp] [--model HF_DIR] [--text FILE]
-With the perf engineer's llama.cpp build (bindings from its source tree, library from its build):
-    PYTHONPATH=/work/wt/perf/perf/work/llama_cpp_python-0.3.36 \
-    LLAMA_CPP_LIB_PATH=/work/wt/perf/perf/work/llama-build/bin \
-    /work/wt/perf/perf/.venv/bin/python perf/check_gguf_interop.py --converter-python /tmp/pyenv/bin/python
-(that venv has llama-cpp-python's dependencies; /tmp/pyenv has the converter's).
+While llama-cpp-python's pip install is unfinished, its bindings from the source tree and the
+library from the build tree work too:
+    PYTHONPATH=perf/work/llama_cpp_python-0.3.36 LLAMA_CPP_LIB_PATH=perf/work/llama-build/bin \
+    perf/.venv/bin/python perf/check_gguf_interop.py
 Needs torch, transformers and numpy (the converter's imports); gguf-py is taken from the
 llama.cpp tree. Defaults: the trained fixture in Tests/GPT2Tests/Fixtures/trained and its
 held-out text. Exits non-zero if a check fails.
