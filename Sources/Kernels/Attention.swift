@@ -115,6 +115,40 @@ public func attention(
     }
 }
 
+/// Decode's attention: appends one new token (at `position`) to the KV cache and attends over
+/// positions 0 ... position, as `storeKeyValues` + `attention` with T = 1 do (same results, bit
+/// for bit), fused into one parallel region with the heads split statically over the threads.
+///
+/// Why fused: between two decode steps the whole weight set streams through the caches, so the
+/// cache lines are cold; the separate copy wrote 64 scattered key-tile lines per head on one
+/// thread while the other waited (~10 µs per layer), here each thread writes its own heads.
+/// (Software prefetch of the next heads' keys and values was tried: no measurable change,
+/// perf/NOTES-int8-kernels.md.)
+/// Shapes: out [C]; qkv [3C]; keys [H, ⌈capacity/16⌉, hd, 16]; values [H, capacity, hd].
+public func attentionStep(
+    _ out: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>,
+    keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>,
+    position: Int, H: Int, hd: Int, capacity: Int, scale: Float, pool: ThreadPool
+) {
+    let count = position + 1
+    let keyHead = keyCacheCount(H: 1, capacity: capacity, hd: hd), valueHead = capacity * hd
+    pool.parallelFor(H) { heads in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * hd + 4 * keyTileWidth) { scratch in
+            for h in heads {
+                storeKeyValues(qkv: qkv, keys: keys, values: values, T: 1, firstPosition: position,
+                               H: H, hd: hd, capacity: capacity, heads: h..<(h + 1))
+                if hd % 8 == 0 {
+                    attendRow(out: out + h * hd, q: qkv + h * hd, keys: keys + h * keyHead, values: values + h * valueHead,
+                              count: count, hd: hd, scale: scale, scratch: scratch.baseAddress!)
+                } else {
+                    attendOneScalar(out: out + h * hd, q: qkv + h * hd, keys: keys + h * keyHead, values: values + h * valueHead,
+                                    count: count, hd: hd, scale: scale)
+                }
+            }
+        }
+    }
+}
+
 // MARK: - Tiles. `keys` / `values` point at one head's cache; `scratch` holds 2·6·hd + 96 floats.
 
 /// Six queries at positions p0 ..< p0+6 (rows of `q` at stride ldq) against keys 0 ..< p0+6.
@@ -209,27 +243,6 @@ func softmaxTile(
     sum = sum * correction + tileSum
     runningMax = newMax
     return correction
-}
-
-/// max(a, b) per lane. (`pointwiseMax`, and a generic version of this, compiled to lane-by-lane
-/// mask building through the stack here; the concrete type gives `vcmpps` + `vblendvps`.)
-@inline(__always)
-func lanewiseMax(_ a: Vec8, _ b: Vec8) -> Vec8 {
-    a.replacing(with: b, where: a .< b)
-}
-
-/// Largest of 8 lanes, as a tree of pairwise maxima.
-@inline(__always)
-func horizontalMax(_ v: Vec8) -> Float {
-    Swift.max(Swift.max(Swift.max(v[0], v[1]), Swift.max(v[2], v[3])),
-              Swift.max(Swift.max(v[4], v[5]), Swift.max(v[6], v[7])))
-}
-
-/// Sum of 8 lanes, as a tree of pairwise sums.
-@inline(__always)
-func horizontalSum(_ v: Vec8) -> Float {
-    let h4 = v.lowHalf + v.highHalf
-    return (h4[0] + h4[1]) + (h4[2] + h4[3])
 }
 
 /// out[d] = acc[d] / normaliser.

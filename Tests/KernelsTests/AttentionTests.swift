@@ -163,6 +163,37 @@ struct AttentionTests {
         #expect(out.guardsIntact && expected.guardsIntact)
     }
 
+    /// Decode's fused step (store + attend, heads split statically, prefetching) must leave the
+    /// same cache and give the same outputs, bit for bit, as the separate store and attention.
+    @Test("attentionStep equals storeKeyValues + attention with T = 1",
+          arguments: [1, 2, 3], [8, 12, 64])
+    func attentionStepMatchesSeparateOps(threads: Int, hd: Int) {
+        let pool = ThreadPool(threadCount: threads)
+        var rng = SeededGenerator(seed: UInt64(77 + hd + threads))
+        let H = 5, C = H * hd, capacity = 70, scale = 1 / Float(hd).squareRoot()
+        for position in [0, 1, 15, 16, 17, 47, 69] {
+            let context = "threads=\(threads) hd=\(hd) position=\(position)"
+            let separate = Cache(H: H, capacity: capacity, hd: hd), fused = Cache(H: H, capacity: capacity, hd: hd)
+            let history = GuardedBuffer(count: max(position, 1) * 3 * C, random: &rng)
+            for cache in [separate, fused] where position > 0 {
+                storeKeyValues(qkv: history.pointer, keys: cache.keys.pointer, values: cache.values.pointer,
+                               T: position, firstPosition: 0, H: H, hd: hd, capacity: capacity)
+            }
+            let qkv = GuardedBuffer(count: 3 * C, random: &rng)
+            let want = GuardedBuffer(count: C), got = GuardedBuffer(count: C)
+            storeKeyValues(qkv: qkv.pointer, keys: separate.keys.pointer, values: separate.values.pointer,
+                           T: 1, firstPosition: position, H: H, hd: hd, capacity: capacity)
+            attention(want.pointer, qkv: qkv.pointer, keys: separate.keys.pointer, values: separate.values.pointer,
+                      T: 1, firstPosition: position, H: H, hd: hd, capacity: capacity, scale: scale, pool: pool)
+            attentionStep(got.pointer, qkv: qkv.pointer, keys: fused.keys.pointer, values: fused.values.pointer,
+                          position: position, H: H, hd: hd, capacity: capacity, scale: scale, pool: pool)
+            #expect(got.values.map(\.bitPattern) == want.values.map(\.bitPattern), "\(context)")
+            #expect(fused.keys.values.map(\.bitPattern) == separate.keys.values.map(\.bitPattern), "\(context)")
+            #expect(fused.values.values.map(\.bitPattern) == separate.values.values.map(\.bitPattern), "\(context)")
+            #expect(got.guardsIntact && fused.keys.guardsIntact && fused.values.guardsIntact, "\(context)")
+        }
+    }
+
     @Test("a query attending to a single key returns that key's value exactly")
     func singlePosition() {
         let pool = ThreadPool(threadCount: 2)

@@ -109,11 +109,10 @@ struct Q8MatmulTests {
             quantizeActivationRow($0.baseAddress!, q8, d8, K: K)
         }
         #if GPT2_AVX2
-        let qx = UnsafeMutablePointer<Int8>.allocate(capacity: K), ax = UnsafeMutablePointer<Int8>.allocate(capacity: K)
-        let dx = UnsafeMutablePointer<Float>.allocate(capacity: K / 32)
-        defer { qx.deallocate(); ax.deallocate(); dx.deallocate() }
-        x.withUnsafeBufferPointer { quantizeActivationRowX86($0.baseAddress!, qx, ax, dx, K: K) }
-        for i in 0..<K { #expect(qx[i] == q8[i] && Int(ax[i]) == abs(Int(q8[i])), "x86 quantiser, element \(i)") }
+        let qx = UnsafeMutablePointer<Int8>.allocate(capacity: K), dx = UnsafeMutablePointer<Float>.allocate(capacity: K / 32)
+        defer { qx.deallocate(); dx.deallocate() }
+        x.withUnsafeBufferPointer { quantizeActivationRowX86($0.baseAddress!, qx, dx, K: K) }
+        for i in 0..<K { #expect(qx[i] == q8[i], "x86 quantiser, element \(i)") }
         for b in 0..<(K / 32) { #expect(dx[b] == d8[b], "x86 quantiser, block \(b)") }
         #endif
         for b in 0..<(K / 32) {
@@ -271,6 +270,44 @@ struct Q8InterleavedTests {
                 #expect(bad == nil, "\(path) M \(M) K \(K) N \(N) threads \(pool.threadCount): y[\(bad ?? 0)] = \(y[bad ?? 0]) vs \(exact[bad ?? 0])")
             }
         }
+    }
+
+    /// The largest int16 pair sums `vpmaddubsw` can meet: |x| = 127 against |w| = 127 and −128
+    /// (a GGUF file may hold −128; GGML's quantiser never writes it) with signs that make every
+    /// product of a pair agree, so a pair sums to ±32 512 (the saturation limit is 32 767).
+    @Test("extreme quants (±127 activations, ±127 and −128 weights) stay exact (every path)",
+          arguments: Q8Path.available)
+    func extremesExact(path: Q8Path) {
+        let pool = ThreadPool(threadCount: 2), scratch = Q8Scratch()
+        let M = 5, K = 96, N = 11
+        let w = Q8Weights(K: K, N: N)
+        for n in 0..<N {
+            for b in 0..<(K / 32) {
+                let block = w.pointer + n * w.rowBytes + b * 34
+                block.storeBytes(of: Float16(1).bitPattern, toByteOffset: 0, as: UInt16.self)
+                for i in 0..<32 {
+                    let negative = (i / 2 + n + b) % 2 == 0
+                    let value: Int8 = negative ? ((i + n) % 3 == 0 ? -128 : -127) : 127
+                    block.storeBytes(of: value, toByteOffset: 2 + i, as: Int8.self)
+                }
+            }
+        }
+        // Row m agrees in sign with weight row m (pair sums +32 512 or +32 258) or opposes it.
+        let x = (0..<(M * K)).map { i -> Float in
+            let m = i / K, k = i % K
+            let weightNegative = (k % 32 / 2 + m + k / 32) % 2 == 0
+            return (weightNegative != (m % 2 == 0)) ? 127 : -127
+        }
+        let r = Repacked(w)
+        let exact = exactIntegerProducts(x, w, M: M, K: K, N: N)
+        let y = GuardedBuffer(count: M * N)
+        x.withUnsafeBufferPointer {
+            q8MatmulInterleaved(y.pointer, $0.baseAddress!, r.pointer, bias: nil, M: M, K: K, N: N,
+                                epilogue: .store, scratch: scratch, pool: pool, path: path)
+        }
+        let bad = (0..<(M * N)).first { Double(y[$0]) != Double(exact[$0]) }
+        #expect(bad == nil, "\(path): y[\(bad ?? 0)] = \(y[bad ?? 0]) vs \(exact[bad ?? 0])")
+        #expect(exact.contains { abs($0) >= 127 * 127 * K * 9 / 10 }, "the data must reach the extremes")
     }
 
     /// Real scales, bias, every epilogue: every path equals the reference formula bit for bit

@@ -133,10 +133,15 @@ public final class GPT2Session {
             }
             run(.attention, layer: l, tokens: T) {
                 let keys = cache.keys(layer: l), values = cache.values(layer: l)
+                if T == 1 {
+                    attentionStep(a.attention, qkv: a.qkv, keys: keys, values: values, position: first,
+                                  H: H, hd: hd, capacity: cache.capacity, scale: scale, pool: pool)
+                    return
+                }
                 // A prefill's copy (T·2C floats, keys scattered into tiles) is split by heads.
-                pool.parallelFor(T > 1 ? H : 1) { heads in
+                pool.parallelFor(H) { heads in
                     storeKeyValues(qkv: a.qkv, keys: keys, values: values, T: T, firstPosition: first,
-                                   H: H, hd: hd, capacity: cache.capacity, heads: T > 1 ? heads : 0..<H)
+                                   H: H, hd: hd, capacity: cache.capacity, heads: heads)
                 }
                 attention(a.attention, qkv: a.qkv, keys: keys, values: values, T: T, firstPosition: first,
                           H: H, hd: hd, capacity: cache.capacity, scale: scale, pool: pool)

@@ -1,11 +1,14 @@
 // The x86 kernels of `q8MatmulInterleaved` (layout: Q8Interleaved.swift): AVX2, with
 // `vpdpbusd` in place of `vpmaddubsw` + `vpmaddwd` + `vpaddd` where the target has AVX-512 VNNI.
 //
-// Signed × signed with the sign trick (llama.cpp's AVX2 Q8_0 dot): |x| (unsigned) × w·sign(x)
-// (signed). The quantised activations and their absolute values are stored once per token row,
-// so each k-step of 4 is two `vpbroadcastd` loads, one `vpsignb` and the dot; the 8 int32 lanes
-// are the 8 rows of the group. |x|·|w| ≤ 127·127, so `vpmaddubsw`'s int16 pair sums never
-// saturate and every block dot is exact.
+// Signed × signed with the sign trick: |w| (unsigned) × x·sign(w) (signed). `vpmaddubsw` needs one
+// unsigned operand; llama.cpp's AVX2 Q8_0 dot takes |x| and moves the sign onto w. Here the sign
+// goes onto the activations instead: |w| is computed once per weight vector and shared by the 4
+// activation rows of the GEMM tile, and each k-step of 4 needs one `vpbroadcastd` of x per row,
+// not two (x and |x|). On Zen 3 the four vector pipes are the limit (the broadcast costs a pipe
+// µop too): 21 instead of 24 µops per k-step of the 4×8 tile, +10% GEMM in L1
+// (perf/NOTES-int8-kernels.md). The 8 int32 lanes are the 8 rows of the group. |w|·|x| ≤ 128·127,
+// so `vpmaddubsw`'s int16 pair sums never saturate and every block dot is exact.
 #if GPT2_AVX2
 import _Builtin_intrinsics.intel
 import Glibc
@@ -31,11 +34,10 @@ func q8InterleavedX86(
     epilogue: MatmulEpilogue, scratch: Q8Scratch, pool: ThreadPool, vnni: Bool
 ) {
     let blocks = K / 32, groupBytes = Q8Interleaved.groupBytes(K: K)
-    // Scratch: x quants [M, K], |x| quants [M, K] (64-byte aligned rows when K % 64 == 0), scales.
+    // Scratch: x quants [M, K] (64-byte aligned rows when K % 64 == 0), then the scales.
     let xs = scratch.base
-    let xa = scratch.base + (M * K + 63) / 64 * 64
-    let xd = (xa + (M * K + 63) / 64 * 64).bindMemory(to: Float.self, capacity: M * blocks)
-    forEachActivationRow(M, pool: pool) { m in quantizeActivationRowX86(x + m * K, xs + m * K, xa + m * K, xd + m * blocks, K: K) }
+    let xd = (xs + (M * K + 63) / 64 * 64).bindMemory(to: Float.self, capacity: M * blocks)
+    forEachActivationRow(M, pool: pool) { m in quantizeActivationRowX86(x + m * K, xs + m * K, xd + m * blocks, K: K) }
     let inner = innerEpilogue(epilogue)
     let prefetch = q8InterleavedPrefetch
     let chunkRows = q8ChunkRows(K: K)
@@ -43,7 +45,7 @@ func q8InterleavedX86(
         defer { finishGelu(y, M: M, N: N, rows: groups.lowerBound * 8..<min(N, groups.upperBound * 8), epilogue) }
         if M == 1 {
             for g in groups {
-                let v = q8x8Dot1(w + g * groupBytes, xs, xa, xd, blocks: blocks, prefetch: prefetch, vnni: vnni)
+                let v = q8x8Dot1(w + g * groupBytes, xs, xd, blocks: blocks, prefetch: prefetch, vnni: vnni)
                 storeGroup(v, y, n0: g * 8, N: N, bias, inner)
             }
             return
@@ -57,7 +59,7 @@ func q8InterleavedX86(
                 let wg = w + g * groupBytes
                 var m = m0
                 while m + 4 <= mEnd {
-                    let v = q8x8Dot4(wg, xs + m * K, xa + m * K, xd + m * blocks, K: K, blocks: blocks, vnni: vnni)
+                    let v = q8x8Dot4(wg, xs + m * K, xd + m * blocks, K: K, blocks: blocks, vnni: vnni)
                     storeGroup(v.0, y + m * N, n0: g * 8, N: N, bias, inner)
                     storeGroup(v.1, y + (m + 1) * N, n0: g * 8, N: N, bias, inner)
                     storeGroup(v.2, y + (m + 2) * N, n0: g * 8, N: N, bias, inner)
@@ -65,7 +67,7 @@ func q8InterleavedX86(
                     m += 4
                 }
                 while m < mEnd {
-                    let v = q8x8Dot1(wg, xs + m * K, xa + m * K, xd + m * blocks, blocks: blocks, prefetch: 0, vnni: vnni)
+                    let v = q8x8Dot1(wg, xs + m * K, xd + m * blocks, blocks: blocks, prefetch: 0, vnni: vnni)
                     storeGroup(v, y + m * N, n0: g * 8, N: N, bias, inner)
                     m += 1
                 }
@@ -76,11 +78,11 @@ func q8InterleavedX86(
 }
 
 /// `quantizeActivationRow` (the same numbers, bit for bit: GGML's formula with an fp32 scale)
-/// with AVX2 intrinsics, plus |q| into `absQ` for the sign trick. Swift's scalar form compiled to
+/// with AVX2 intrinsics. Swift's scalar form compiled to
 /// one `vroundss` per element here (perf: ~10% of a prefill GEMM at N = 768).
 @inline(__always)
 func quantizeActivationRowX86(
-    _ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, _ absQ: UnsafeMutableRawPointer, _ d: UnsafeMutablePointer<Float>, K: Int
+    _ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, _ d: UnsafeMutablePointer<Float>, K: Int
 ) {
     let signBit = SIMD8<Float>(repeating: -0.0)
     // round-half-away(t) = trunc(t + copysign(0.5 − 2⁻²⁵, t)): LLVM's own lowering of roundf.
@@ -90,9 +92,7 @@ func quantizeActivationRowX86(
         let xb = UnsafeRawPointer(x + b * 32)
         let v0 = xb.loadUnaligned(as: SIMD8<Float>.self), v1 = xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
         let v2 = xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), v3 = xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-        let m = pointwiseMax(pointwiseMax(pointwiseMax(v0, -v0), pointwiseMax(v1, -v1)),
-                             pointwiseMax(pointwiseMax(v2, -v2), pointwiseMax(v3, -v3)))
-        let scale = m.max() / 127
+        let scale = absoluteMax32(x + b * 32) / 127
         let inverse: Float = scale != 0 ? 1 / scale : 0
         d[b] = scale
         @inline(__always) func round(_ v: SIMD8<Float>) -> SIMD4<Int64> {
@@ -103,18 +103,18 @@ func quantizeActivationRowX86(
         let packed = _mm256_packs_epi16(_mm256_packs_epi32(round(v0), round(v1)), _mm256_packs_epi32(round(v2), round(v3)))
         let inOrder = _mm256_permutevar8x32_epi32(packed, unsafeBitCast(order, to: SIMD4<Int64>.self))
         (q + b * 32).storeBytes(of: inOrder, as: SIMD4<Int64>.self)
-        (absQ + b * 32).storeBytes(of: _mm256_abs_epi8(inOrder), as: SIMD4<Int64>.self)
     }
 }
 
-/// Σ over one k-step of 4 for the 8 rows of a group: `acc` + |x|·(w·sign(x)), 4 products per lane.
+/// Σ over one k-step of 4 for the 8 rows of a group: `acc` + |w|·(x·sign(w)), 4 products per
+/// lane. `absW` is |w|, computed once per weight vector by the caller.
 @inline(__always)
-func q8Step(_ acc: SIMD4<Int64>, _ absX: SIMD4<Int64>, _ signX: SIMD4<Int64>, _ w: SIMD4<Int64>, vnni: Bool) -> SIMD4<Int64> {
-    let signed = _mm256_sign_epi8(w, signX)
+func q8Step(_ acc: SIMD4<Int64>, _ absW: SIMD4<Int64>, _ w: SIMD4<Int64>, _ x: SIMD4<Int64>, vnni: Bool) -> SIMD4<Int64> {
+    let signedX = _mm256_sign_epi8(x, w)
     #if GPT2_VNNI
-    if vnni { return _mm256_maskz_dpbusd_epi32(0xFF, acc, absX, signed) }
+    if vnni { return _mm256_maskz_dpbusd_epi32(0xFF, acc, absW, signedX) }
     #endif
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(absX, signed), _mm256_set1_epi16(1)))
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(absW, signedX), _mm256_set1_epi16(1)))
 }
 
 /// The 4 activation bytes at byte offset `o`, in all 8 lanes (`vpbroadcastd` from memory).
@@ -129,12 +129,12 @@ func groupScales(_ group: UnsafeRawPointer, _ b: Int) -> SIMD8<Float> {
     _mm256_cvtph_ps(group.loadUnaligned(fromByteOffset: b * 16, as: SIMD2<Int64>.self))
 }
 
-/// One activation row (quants `xs`, |quants| `xa`, scales `xd`) × one group of 8 weight rows:
+/// One activation row (quants `xs`, scales `xd`) × one group of 8 weight rows:
 /// the 8 outputs. Per block: 8 k-steps into one int32 vector (exact), then one conversion and
 /// one FMA with d_w · d_x — the formula's order, so the result equals the portable path's.
 @inline(__always)
 func q8x8Dot1(
-    _ group: UnsafeRawPointer, _ xs: UnsafeRawPointer, _ xa: UnsafeRawPointer, _ xd: UnsafePointer<Float>,
+    _ group: UnsafeRawPointer, _ xs: UnsafeRawPointer, _ xd: UnsafePointer<Float>,
     blocks: Int, prefetch: Int, vnni: Bool
 ) -> SIMD8<Float> {
     let quants = group + blocks * 16
@@ -148,7 +148,8 @@ func q8x8Dot1(
         var s = _mm256_setzero_si256()
         for j in 0..<8 {
             let o = b * 32 + j * 4
-            s = q8Step(s, broadcast4(xa, o), broadcast4(xs, o), q.loadUnaligned(fromByteOffset: j * 32, as: SIMD4<Int64>.self), vnni: vnni)
+            let wv = q.loadUnaligned(fromByteOffset: j * 32, as: SIMD4<Int64>.self)
+            s = q8Step(s, _mm256_abs_epi8(wv), wv, broadcast4(xs, o), vnni: vnni)
         }
         acc = acc.addingProduct(_mm256_cvtepi32_ps(s), groupScales(group, b) * SIMD8(repeating: xd[b]))
     }
@@ -156,28 +157,27 @@ func q8x8Dot1(
 }
 
 /// Four activation rows (at stride K; scales at stride `blocks`) × one group of 8 weight rows:
-/// each weight vector is loaded once for the 4 rows. 4 int32 + 4 fp32 accumulators (+ weights,
-/// ones and temporaries) fit AVX2's 16 ymm. Per lane, the same operations as `q8x8Dot1`, so a
+/// each weight vector is loaded (and its |w| computed) once for the 4 rows. 4 int32 + 4 fp32
+/// accumulators (+ w, |w|, ones and temporaries) fit AVX2's 16 ymm. Per lane, the same operations as `q8x8Dot1`, so a
 /// row gives bit-identical results in either micro-kernel.
 @inline(__always)
 func q8x8Dot4(
-    _ group: UnsafeRawPointer, _ xs: UnsafeRawPointer, _ xa: UnsafeRawPointer, _ xd: UnsafePointer<Float>,
+    _ group: UnsafeRawPointer, _ xs: UnsafeRawPointer, _ xd: UnsafePointer<Float>,
     K: Int, blocks: Int, vnni: Bool
 ) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
     let quants = group + blocks * 16
     var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
     let xs1 = xs + K, xs2 = xs + 2 * K, xs3 = xs + 3 * K
-    let xa1 = xa + K, xa2 = xa + 2 * K, xa3 = xa + 3 * K
     for b in 0..<blocks {
         let q = quants + b * 256
         var s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0
         for j in 0..<8 {
             let o = b * 32 + j * 4
-            let wv = q.loadUnaligned(fromByteOffset: j * 32, as: SIMD4<Int64>.self)
-            s0 = q8Step(s0, broadcast4(xa, o), broadcast4(xs, o), wv, vnni: vnni)
-            s1 = q8Step(s1, broadcast4(xa1, o), broadcast4(xs1, o), wv, vnni: vnni)
-            s2 = q8Step(s2, broadcast4(xa2, o), broadcast4(xs2, o), wv, vnni: vnni)
-            s3 = q8Step(s3, broadcast4(xa3, o), broadcast4(xs3, o), wv, vnni: vnni)
+            let wv = q.loadUnaligned(fromByteOffset: j * 32, as: SIMD4<Int64>.self), absW = _mm256_abs_epi8(wv)
+            s0 = q8Step(s0, absW, wv, broadcast4(xs, o), vnni: vnni)
+            s1 = q8Step(s1, absW, wv, broadcast4(xs1, o), vnni: vnni)
+            s2 = q8Step(s2, absW, wv, broadcast4(xs2, o), vnni: vnni)
+            s3 = q8Step(s3, absW, wv, broadcast4(xs3, o), vnni: vnni)
         }
         let dw = groupScales(group, b)
         a0 = a0.addingProduct(_mm256_cvtepi32_ps(s0), dw * SIMD8(repeating: xd[b]))

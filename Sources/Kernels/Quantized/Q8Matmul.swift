@@ -88,10 +88,7 @@ func quantizeActivationRow<Q: FixedWidthInteger & SignedInteger>(
 ) {
     for b in 0..<(K / 32) {
         let xb = x + b * 32
-        // max|x| over the block with two 16-lane vectors (exact, order-independent).
-        let v0 = xb.vec16(0), v1 = xb.vec16(16)
-        let amax = pointwiseMax(pointwiseMax(v0, -v0), pointwiseMax(v1, -v1)).max()
-        let scale = amax / 127
+        let scale = absoluteMax32(xb) / 127
         let inverse: Float = scale != 0 ? 1 / scale : 0
         d[b] = scale
         let qb = q + b * 32

@@ -58,12 +58,6 @@ func blockDot8(_ absX: SIMD4<Int64>, _ x: SIMD4<Int64>, _ w: UnsafeRawPointer, v
     return _mm256_madd_epi16(_mm256_maddubs_epi16(absX, signed), _mm256_set1_epi16(1))
 }
 
-/// `prefetcht0`. Not `_mm_prefetch` (a C macro Swift cannot import); like `pause` in
-/// ThreadPool, the LLVM intrinsic is bound by name. Arguments: address, 0 = read, locality 3,
-/// 1 = data cache.
-@_silgen_name("llvm.prefetch.p0")
-func llvmPrefetch(_ address: UnsafeRawPointer, _ write: Int32, _ locality: Int32, _ cache: Int32)
-
 /// How far ahead of the current block each weight row is prefetched. The four rows of a tile are
 /// four streams 1/4 of a tile apart; the hardware prefetcher alone kept the GEMV stalled on
 /// these loads (perf: most samples on the weight loads).
