@@ -155,13 +155,24 @@ public func matmulPackedSlivers(
         var s0 = 0
         while s0 < slivers {
             let s1 = min(slivers, s0 + packedSliverGroup)
+            let tilesPerPanel = 2 * (s1 - s0)
+            // Lines of the next panel's block (kLen rows of 128 B, contiguous) to prefetch per tile.
+            let linesPerTile = (2 * kLen + tilesPerPanel - 1) / tilesPerPanel
             for p in panels {
+                // The next panel's block comes from DRAM or L3 on first use: fetched during this
+                // panel's tiles (into L2), it no longer stalls the next panel's first tiles.
+                let nextBlock = UnsafeRawPointer(w + (p + 1) * K * P + k0 * P)
+                var prefetchLine = 0
                 for half in 0..<2 {
                     let n0 = p * P + half * 16, cols = min(16, N - n0)
                     guard cols > 0 else { break }
                     let wp = w + p * K * P + k0 * P + half * 16
                     let b = bias.map { $0 + n0 }
                     for s in s0..<s1 {
+                        if p + 1 < panels.upperBound {
+                            let end = min(2 * kLen, prefetchLine + linesPerTile)
+                            while prefetchLine < end { llvmPrefetch(nextBlock + prefetchLine * 64, 0, 2, 1); prefetchLine += 1 }
+                        }
                         // The next tile's 6 rows of y (6 lines a row apart: no prefetcher follows
                         // them; a miss each stalled the tile's start and end, ~10% at 1 thread).
                         if s + 1 < s1 {
