@@ -212,37 +212,56 @@ func attendRow(
 /// masked to −∞; `valid[i]` ≤ 0 masks all). Replaces them with p = e^(s − m') where
 /// m' = max(m, max s), sets `max` to m' and `sum` to sum·e^(m − m') + Σp, and returns the
 /// corrections e^(m − m') for the accumulators (0 on the first tile, where m = −∞). Lane i of
-/// `max`, `sum`, `valid` and the result belongs to query i. The row reductions are explicit
-/// trees: `SIMD.sum()` compiled to an out-of-line generic call here.
+/// `max`, `sum`, `valid` and the result belongs to query i.
+///
+/// The row maxima and sums come out of `reduceRows` with lane i = row i: no lane is ever written
+/// one at a time (each such write went through the stack and stalled a store-forward; with
+/// per-row horizontal reductions this step took ~2/3 of prefill attention). A row's sum has the
+/// same tree whatever `rows` is, so one query gets the same result in either kernel.
 @inline(__always)
 func softmaxTile(
     _ scores: UnsafeMutablePointer<Float>, rows: Int, valid: Vec8, max runningMax: inout Vec8, sum: inout Vec8
 ) -> Vec8 {
     let W = keyTileWidth
     let laneNumbers = Vec8(0, 1, 2, 3, 4, 5, 6, 7)  // (a local constant: a global costs a swift_once per use)
-    var tileMax = Vec8(repeating: -.infinity)
-    for i in 0..<rows {
-        let s = scores + i * W
-        if valid[i] < Float(W) {
-            let limit = Vec8(repeating: valid[i])
-            s.store(s.vec8(0).replacing(with: -.infinity, where: laneNumbers .>= limit), 0)
-            s.store(s.vec8(8).replacing(with: -.infinity, where: laneNumbers .>= limit - 8), 8)
-        }
-        tileMax[i] = horizontalMax(lanewiseMax(s.vec8(0), s.vec8(8)))
+    for i in 0..<rows where valid[i] < Float(W) {  // the causal diagonal and the last tile only
+        let s = scores + i * W, limit = Vec8(repeating: valid[i])
+        let minusInfinity = Vec8(repeating: -.infinity)
+        s.store(select(laneNumbers .>= limit, minusInfinity, s.vec8(0)), 0)
+        s.store(select(laneNumbers .>= limit - 8, minusInfinity, s.vec8(8)), 8)
     }
+    @inline(__always) func rowMax(_ i: Int) -> Vec8 {
+        i < rows ? lanewiseMax(scores.vec8(i * W), scores.vec8(i * W + 8)) : Vec8(repeating: -.infinity)
+    }
+    let tileMax = reduceRows(rowMax(0), rowMax(1), rowMax(2), rowMax(3), rowMax(4), rowMax(5), rowMax(6), rowMax(7), lanewiseMax)
     let newMax = lanewiseMax(runningMax, tileMax)
     let correction = exp(runningMax - newMax)  // lanes ≥ rows may be NaN: never used
-    var tileSum = Vec8()
-    for i in 0..<rows {
-        let s = scores + i * W
-        let m = Vec8(repeating: newMax[i])
+    @inline(__always) func rowSum(_ i: Int) -> Vec8 {
+        guard i < rows else { return Vec8() }
+        let s = scores + i * W, m = Vec8(repeating: newMax[i])
         let p0 = exp(s.vec8(0) - m), p1 = exp(s.vec8(8) - m)  // masked lanes: e^−∞ = 0
         s.store(p0, 0); s.store(p1, 8)
-        tileSum[i] = horizontalSum(p0 + p1)
+        return p0 + p1
     }
+    let tileSum = reduceRows(rowSum(0), rowSum(1), rowSum(2), rowSum(3), rowSum(4), rowSum(5), rowSum(6), rowSum(7), +)
     sum = sum * correction + tileSum
     runningMax = newMax
     return correction
+}
+
+/// Reduces 8 vectors at once: lane i of the result is `combine` over the 8 lanes of `r_i`, as
+/// the tree ((v0·v1)·(v2·v3))·((v4·v5)·(v6·v7)). Three levels of `pair`, each two shuffles and
+/// one `combine` for the 8 rows together, instead of 8 separate horizontal reductions.
+@inline(__always)
+func reduceRows(
+    _ r0: Vec8, _ r1: Vec8, _ r2: Vec8, _ r3: Vec8, _ r4: Vec8, _ r5: Vec8, _ r6: Vec8, _ r7: Vec8,
+    _ combine: (Vec8, Vec8) -> Vec8
+) -> Vec8 {
+    // Lanes 0..<4: a's adjacent pairs combined; lanes 4..<8: b's.
+    @inline(__always) func pair(_ a: Vec8, _ b: Vec8) -> Vec8 {
+        combine(Vec8(lowHalf: a.evenHalf, highHalf: b.evenHalf), Vec8(lowHalf: a.oddHalf, highHalf: b.oddHalf))
+    }
+    return pair(pair(pair(r0, r1), pair(r2, r3)), pair(pair(r4, r5), pair(r6, r7)))
 }
 
 /// out[d] = acc[d] / normaliser.

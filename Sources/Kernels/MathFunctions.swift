@@ -9,8 +9,8 @@
 public func exp(_ x: Vec8) -> Vec8 {
     let log2e: Float = 1.44269504088896341
     let ln2Hi: Float = 0.693359375, ln2Lo: Float = -2.12194440e-4
-    var clamped = x.replacing(with: -87.3, where: x .< -87.3)
-    clamped.replace(with: 88.7, where: x .> 88.7)
+    let low = Vec8(repeating: -87.3), high = Vec8(repeating: 88.7)
+    let clamped = select(x .< low, low, select(x .> high, high, x))
     // n = round(x / ln 2) by adding 1.5·2^23: the sum's low mantissa bits then hold n as an
     // integer. (SIMD `rounded` and Float→Int32 conversions compile to generic library calls.)
     let shifter: Float = 0x1.8p23
@@ -26,12 +26,10 @@ public func exp(_ x: Vec8) -> Vec8 {
     p = p * r + 5.0000001201e-1
     p = p * (r * r) + r + 1
     let integerN = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
-    var result = p * unsafeBitCast((integerN &+ 127) &<< 23, to: Vec8.self)
-    // Edges the clamp hid: underflow to 0, overflow to inf, NaN passes through.
-    result.replace(with: 0, where: x .< -87.3)
-    result.replace(with: .infinity, where: x .> 88.7)
-    result.replace(with: x, where: x .!= x)
-    return result
+    let result = p * unsafeBitCast((integerN &+ 127) &<< 23, to: Vec8.self)
+    // Edges the clamp hid: underflow to 0, overflow to inf, NaN passes through. (`select`, not
+    // `replacing(with:where:)`: see `select`.)
+    return select(x .!= x, x, select(x .> high, Vec8(repeating: .infinity), select(x .< low, Vec8(), result)))
 }
 
 /// e^x for 16 lanes: `exp(Vec8)` on each half (on AVX2 a Vec16 is two ymm registers anyway).

@@ -1,3 +1,7 @@
+#if GPT2_AVX2
+import _Builtin_intrinsics.intel
+#endif
+
 /// The vector type every kernel is written in: 16 floats = one AVX-512 zmm register.
 /// (SwiftPM compiles these targets with -march=native; without it each FMA is a libm call.)
 public typealias Vec16 = SIMD16<Float>
@@ -75,11 +79,22 @@ func llvmPrefetch(_ address: UnsafeRawPointer, _ write: Int32, _ locality: Int32
 // MARK: - Reductions and lane-wise maxima. Written out because `pointwiseMax`, `SIMD.max()` and
 // `SIMD.sum()` compiled to out-of-line generic calls here (one per use, in the hottest loops).
 
-/// max(a, b) per lane. (`pointwiseMax`, and a generic version of this, compiled to lane-by-lane
-/// mask building through the stack here; the concrete type gives `vcmpps` + `vblendvps`.)
-@inline(__always)
+/// `ifTrue` where `mask` is set, else `ifFalse`: one `vblendvps`. `replacing(with:where:)` is
+/// written lane by lane in the standard library; in larger functions LLVM lowered it to a branch
+/// per lane and scalar code (exp inside attention's softmax ran ~6x slower than vectorised).
+@_transparent @usableFromInline
+func select(_ mask: SIMDMask<SIMD8<Int32>>, _ ifTrue: Vec8, _ ifFalse: Vec8) -> Vec8 {
+    #if GPT2_AVX2
+    return _mm256_blendv_ps(ifFalse, ifTrue, unsafeBitCast(mask, to: Vec8.self))
+    #else
+    return ifFalse.replacing(with: ifTrue, where: mask)
+    #endif
+}
+
+/// max(a, b) per lane (a where either is NaN). `pointwiseMax` follows `Swift.max` lane by lane.
+@_transparent @usableFromInline
 func lanewiseMax(_ a: Vec8, _ b: Vec8) -> Vec8 {
-    a.replacing(with: b, where: a .< b)
+    select(a .< b, b, a)
 }
 
 /// Largest of 8 lanes, as a tree of pairwise maxima.
