@@ -214,10 +214,11 @@ func attendRow(
 /// corrections e^(m − m') for the accumulators (0 on the first tile, where m = −∞). Lane i of
 /// `max`, `sum`, `valid` and the result belongs to query i.
 ///
-/// The row maxima and sums come out of `reduceRows` with lane i = row i: no lane is ever written
-/// one at a time (each such write went through the stack and stalled a store-forward; with
-/// per-row horizontal reductions this step took ~2/3 of prefill attention). A row's sum has the
-/// same tree whatever `rows` is, so one query gets the same result in either kernel.
+/// The row maxima and sums come out of `reduceRows` with lane i = row i, not from per-row
+/// horizontal reductions written into lanes one at a time, and every blend is a `select`: the
+/// earlier version, whose `exp` LLVM had lowered to a branch per lane here, took ~2/3 of prefill
+/// attention (perf/NOTES-fp32.md). A row's sum has the same tree whatever `rows` is, so one query
+/// gets the same result in the 6-query and the 1-query kernel.
 @inline(__always)
 func softmaxTile(
     _ scores: UnsafeMutablePointer<Float>, rows: Int, valid: Vec8, max runningMax: inout Vec8, sum: inout Vec8

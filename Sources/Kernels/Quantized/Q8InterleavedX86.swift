@@ -78,8 +78,8 @@ func q8InterleavedX86(
 }
 
 /// `quantizeActivationRow` (the same numbers, bit for bit: GGML's formula with an fp32 scale)
-/// with AVX2 intrinsics. Swift's scalar form compiled to
-/// one `vroundss` per element here (perf: ~10% of a prefill GEMM at N = 768).
+/// with AVX2 intrinsics. Swift's scalar form compiled to one `vroundss` per element here (perf:
+/// ~10% of a prefill GEMM at N = 768).
 @inline(__always)
 func quantizeActivationRowX86(
     _ x: UnsafePointer<Float>, _ q: UnsafeMutableRawPointer, _ d: UnsafeMutablePointer<Float>, K: Int
@@ -158,8 +158,8 @@ func q8x8Dot1(
 
 /// Four activation rows (at stride K; scales at stride `blocks`) × one group of 8 weight rows:
 /// each weight vector is loaded (and its |w| computed) once for the 4 rows. 4 int32 + 4 fp32
-/// accumulators (+ w, |w|, ones and temporaries) fit AVX2's 16 ymm. Per lane, the same operations as `q8x8Dot1`, so a
-/// row gives bit-identical results in either micro-kernel.
+/// accumulators (+ w, |w|, ones and temporaries) fit AVX2's 16 ymm. Per lane, the same operations
+/// as `q8x8Dot1`, so a row gives bit-identical results in either micro-kernel.
 @inline(__always)
 func q8x8Dot4(
     _ group: UnsafeRawPointer, _ xs: UnsafeRawPointer, _ xd: UnsafePointer<Float>,
