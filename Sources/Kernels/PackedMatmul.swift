@@ -84,10 +84,11 @@ public func packedMatmulScratchCount(M: Int, K: Int) -> Int {
 /// - Otherwise (prefill): x is first copied into 6-row slivers ([⌈M/6⌉, K, 6], zero rows past M;
 ///   `scratch`, `packedMatmulScratchCount(M:K:)` floats, allocated per call when nil), then a
 ///   6 × 16 micro-kernel (12 ymm accumulators + 2 of W + 1 broadcast: exactly AVX2's 16
-///   registers) runs over each half-panel. K is cut into blocks of `packedKBlock` so that a
-///   half-panel block (384 k × 64 B) stays in L1 and the slivers' block in L2 while every row
-///   tile passes over it; partial sums live in y between blocks (the sum over k keeps its order,
-///   so results do not depend on the blocking or the thread count).
+///   registers) runs over each half-panel. K is cut into blocks of `packedKBlock` (all of
+///   GPT-2's K = 768 in one: a tile's partial sums never make a round trip through y); a
+///   half-panel block (768 k × 64 B) stays in L2 while the row tiles of a sliver group pass over
+///   it. Partial sums live in y between blocks (the sum over k keeps its order, so results do not
+///   depend on the blocking or the thread count).
 public func matmulPacked(
     _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, M: Int, K: Int, N: Int,
@@ -131,8 +132,8 @@ public func packRowSlivers(_ xp: UnsafeMutablePointer<Float>, _ x: UnsafePointer
     }
 }
 
-/// K-block length of the prefill GEMM (see `matmulPacked`).
-public let packedKBlock = 384
+/// K-block length of the prefill GEMM (see `matmulPacked`). 768 vs 384: +4–6% (perf/NOTES-fp32.md).
+public let packedKBlock = 768
 
 /// Row slivers per group of the prefill GEMM (see `matmulPackedSlivers`).
 public let packedSliverGroup = 43
@@ -150,8 +151,9 @@ public func matmulPackedSlivers(
     repeat {
         let kLen = min(packedKBlock, K - k0)
         let first = k0 == 0, last = k0 + kLen >= K
-        // Rows in groups of up to 43 slivers (258 rows): a group's x block (258 × 384 floats,
-        // 387 KiB) stays in the 512 KiB L2 while every half-panel block passes over it.
+        // Rows in groups of up to 43 slivers (258 rows), each half-panel block meeting all of
+        // them: the x block of a group (774 KiB at kLen 768) streams from L3 in sliver order,
+        // which the prefetchers follow; smaller groups that fit L2 measured slower.
         var s0 = 0
         while s0 < slivers {
             let s1 = min(slivers, s0 + packedSliverGroup)

@@ -6,14 +6,14 @@ import Testing
 struct PackedMatmulTests {
     /// Ragged M (the GEMV rows below `packedGEMMMinRows`, whole 6-row slivers and partial ones,
     /// more than one group of `packedSliverGroup` slivers),
-    /// K (across the 384-block boundary) and N (partial last panel and half-panel), both source
+    /// K (across the `packedKBlock` boundary) and N (partial last panel and half-panel), both source
     /// layouts, every epilogue, 1–3 threads, scratch given or allocated, against a Double reference.
     @Test("matmulPacked matches a Double reference (both packings, all epilogues, 1–3 threads)",
           arguments: [1, 2, 3, 4, 5, 6, 7, 13, 16, 23, 40, 265])
     func matchesReference(M: Int) {
         let pools = [1, 2, 3].map { ThreadPool(threadCount: $0) }
         var rng = SeededGenerator(seed: 0xFACE_0000 + UInt64(M))
-        for K in [1, 7, 33, 256, 300, 513] {
+        for K in [1, 7, 33, 256, 300, 513, packedKBlock + 29] {
             for N in [1, 17, 32, 33, 95, 130] {
                 let x = GuardedBuffer(count: M * K, random: &rng)
                 let w = GuardedBuffer(count: K * N, random: &rng)        // [K, N]
