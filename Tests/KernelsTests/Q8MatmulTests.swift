@@ -80,6 +80,19 @@ private func integerActivations(M: Int, K: Int, rng: inout SeededGenerator) -> [
     return x
 }
 
+/// Runs `product(y, x)` into a fresh guarded y [M, N] and expects every output to be exactly
+/// the integer in `exact` (see `exactIntegerProducts`) and nothing written outside y.
+private func expectExactProducts(
+    _ x: [Float], _ exact: [Int64], M: Int, N: Int, _ context: String,
+    _ product: (UnsafeMutablePointer<Float>, UnsafePointer<Float>) -> Void
+) {
+    let y = GuardedBuffer(count: M * N)
+    x.withUnsafeBufferPointer { product(y.pointer, $0.baseAddress!) }
+    #expect(y.guardsIntact, "\(context)")
+    let bad = (0..<(M * N)).first { Double(y[$0]) != Double(exact[$0]) }
+    #expect(bad == nil, "\(context): y[\(bad ?? 0)] = \(y[bad ?? 0]) vs \(exact[bad ?? 0])")
+}
+
 /// Σ_k x[m, k] · q_w[n, k] in Int64: the exact integer part of y [M, N].
 private func exactIntegerProducts(_ x: [Float], _ w: Q8Weights, M: Int, K: Int, N: Int) -> [Int64] {
     var exact = [Int64](repeating: 0, count: M * N)
@@ -140,14 +153,10 @@ struct Q8MatmulTests {
                     let x = integerActivations(M: M, K: K, rng: &rng)
                     let exact = exactIntegerProducts(x, w, M: M, K: K, N: N)
                     for pool in pools {
-                        let y = GuardedBuffer(count: M * N)
-                        x.withUnsafeBufferPointer {
-                            q8Matmul(y.pointer, $0.baseAddress!, w.pointer, bias: nil, M: M, K: K, N: N,
+                        expectExactProducts(x, exact, M: M, N: N, "M \(M) K \(K) N \(N) threads \(pool.threadCount)") { y, x in
+                            q8Matmul(y, x, w.pointer, bias: nil, M: M, K: K, N: N,
                                      epilogue: .store, scratch: scratch, pool: pool, path: path)
                         }
-                        #expect(y.guardsIntact)
-                        let bad = (0..<(M * N)).first { Double(y[$0]) != Double(exact[$0]) }
-                        #expect(bad == nil, "M \(M) K \(K) N \(N) threads \(pool.threadCount): y[\(bad ?? 0)] = \(y[bad ?? 0]) vs \(exact[bad ?? 0])")
                     }
                 }
             }
@@ -260,14 +269,10 @@ struct Q8InterleavedTests {
             let x = integerActivations(M: M, K: K, rng: &rng)
             let exact = exactIntegerProducts(x, w, M: M, K: K, N: N)
             for pool in pools {
-                let y = GuardedBuffer(count: M * N)
-                x.withUnsafeBufferPointer {
-                    q8MatmulInterleaved(y.pointer, $0.baseAddress!, r.pointer, bias: nil, M: M, K: K, N: N,
+                expectExactProducts(x, exact, M: M, N: N, "\(path) M \(M) K \(K) N \(N) threads \(pool.threadCount)") { y, x in
+                    q8MatmulInterleaved(y, x, r.pointer, bias: nil, M: M, K: K, N: N,
                                         epilogue: .store, scratch: scratch, pool: pool, path: path)
                 }
-                #expect(y.guardsIntact)
-                let bad = (0..<(M * N)).first { Double(y[$0]) != Double(exact[$0]) }
-                #expect(bad == nil, "\(path) M \(M) K \(K) N \(N) threads \(pool.threadCount): y[\(bad ?? 0)] = \(y[bad ?? 0]) vs \(exact[bad ?? 0])")
             }
         }
     }
@@ -300,13 +305,10 @@ struct Q8InterleavedTests {
         }
         let r = Repacked(w)
         let exact = exactIntegerProducts(x, w, M: M, K: K, N: N)
-        let y = GuardedBuffer(count: M * N)
-        x.withUnsafeBufferPointer {
-            q8MatmulInterleaved(y.pointer, $0.baseAddress!, r.pointer, bias: nil, M: M, K: K, N: N,
+        expectExactProducts(x, exact, M: M, N: N, "\(path)") { y, x in
+            q8MatmulInterleaved(y, x, r.pointer, bias: nil, M: M, K: K, N: N,
                                 epilogue: .store, scratch: scratch, pool: pool, path: path)
         }
-        let bad = (0..<(M * N)).first { Double(y[$0]) != Double(exact[$0]) }
-        #expect(bad == nil, "\(path): y[\(bad ?? 0)] = \(y[bad ?? 0]) vs \(exact[bad ?? 0])")
         #expect(exact.contains { abs($0) >= 127 * 127 * K * 9 / 10 }, "the data must reach the extremes")
     }
 
