@@ -125,9 +125,6 @@ public final class GPT2Weights: @unchecked Sendable {
         let matrices = blocks.flatMap { [$0.qkv, $0.attnProj, $0.fc, $0.fcProj] } + [lmHead]
         let total = matrices.reduce(0) { $0 + packedCount(K: $1.inputs, N: $1.outputs) }
         let buffer = HugePageBuffer<Float>(count: total)
-        // Packing is a strided copy of ~500 MB (124M) that also takes the huge pages' first-touch
-        // faults: split each matrix's panels across every CPU (a pool just for the load).
-        let pool = ThreadPool(threadCount: ThreadPool.availableCPUs().count)
         var offset = 0
         func packed(_ weight: LinearWeight) -> LinearWeight {
             let dst = buffer.pointer + offset
@@ -135,7 +132,9 @@ public final class GPT2Weights: @unchecked Sendable {
             case let .inputMajor(w, K, N), let .outputMajor(w, K, N):
                 let inputMajor: Bool
                 if case .inputMajor = weight { inputMajor = true } else { inputMajor = false }
-                pool.parallelFor((N + packedPanelWidth - 1) / packedPanelWidth) { panels in
+                // Packing is a strided copy of ~500 MB (124M) that also takes the huge pages'
+                // first-touch faults: each matrix's panels are split across every CPU.
+                parallelFor((N + packedPanelWidth - 1) / packedPanelWidth) { panels in
                     if inputMajor { packInputMajor(dst, w, K: K, N: N, panels: panels) } else { packOutputMajor(dst, w, K: K, N: N, panels: panels) }
                 }
                 if mapped.contains(w) { releaseMappedPages(UnsafeRawPointer(w), bytes: K * N * 4) }
