@@ -9,9 +9,10 @@ import GPT2Runtime
 // A panel is K × 32 contiguous floats (96 KiB at K = 768), so
 //  - decode (M = 1): a thread given panels p0..<p1 reads one sequential stream, the access
 //    pattern DRAM and the hardware prefetcher like best;
-//  - prefill: each half of a panel (16 outputs, one 64-byte line per k) is the "packed B" of
-//    a 6×16 register-blocked GEMM micro-kernel (12 ymm accumulators; per k: two loads of W,
-//    six broadcasts of packed x, twelve FMAs).
+//  - prefill: a panel (32 outputs, two 64-byte lines per k) is the "packed B" of a 6×32
+//    register-blocked GEMM micro-kernel on AVX-512 (12 zmm accumulators; per k: two loads of
+//    W, six broadcasts of packed x, twelve FMAs), each half of it that of a 6×16 one on AVX2
+//    (12 ymm accumulators).
 
 /// Output columns per panel.
 public let packedPanelWidth = 32
@@ -83,16 +84,19 @@ public func packedMatmulScratchCount(M: Int, K: Int) -> Int {
 ///   in place.
 /// - Otherwise (prefill): x is first copied into 6-row slivers ([⌈M/6⌉, K, 6], zero rows past M;
 ///   `scratch`, `packedMatmulScratchCount(M:K:)` floats, allocated per call when nil), then a
-///   6 × 16 micro-kernel (12 ymm accumulators + 2 of W + 1 broadcast: exactly AVX2's 16
-///   registers) runs over each half-panel. K is cut into blocks of `packedKBlock` (all of
-///   GPT-2's K = 768 in one: a tile's partial sums never make a round trip through y); a
-///   half-panel block (768 k × 64 B) stays in L2 while the row tiles of a sliver group pass over
-///   it. Partial sums live in y between blocks (the sum over k keeps its order, so results do not
-///   depend on the blocking or the thread count).
+///   6 × 32 micro-kernel runs over each panel (AVX-512: 12 zmm accumulators + 2 of W + 1
+///   broadcast), or a 6 × 16 one over each half-panel (AVX2: the same in ymm, exactly its 16
+///   registers); `wideTile` overrides the choice (`packedWideTile`), to test or time the other.
+///   K is cut into blocks of `packedKBlock` (all of GPT-2's K = 768 in one: a tile's partial
+///   sums never make a round trip through y); a panel block (768 k × 128 B) stays in L2 while
+///   the row tiles of a sliver group pass over it. Partial sums live in y between blocks (the sum
+///   over k keeps its order, so results do not depend on the blocking, the tile or the thread
+///   count).
 public func matmulPacked(
     _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, M: Int, K: Int, N: Int,
-    epilogue: MatmulEpilogue = .store, scratch: UnsafeMutablePointer<Float>? = nil, pool: ThreadPool
+    epilogue: MatmulEpilogue = .store, scratch: UnsafeMutablePointer<Float>? = nil,
+    wideTile: Bool = packedWideTile, pool: ThreadPool
 ) {
     let panels = (N + packedPanelWidth - 1) / packedPanelWidth
     guard M >= packedGEMMMinRows else {
@@ -111,7 +115,8 @@ public func matmulPacked(
         packRowSlivers(xp, x, M: M, K: K, slivers: ThreadPool.staticRange(units: slivers, parts: pool.threadCount, part: thread))
         pool.barrier()
         guard thread < threads else { return }
-        matmulPackedSlivers(y, xp, w, bias, M, K, N, ThreadPool.staticRange(units: panels, parts: threads, part: thread), epilogue)
+        matmulPackedSlivers(y, xp, w, bias, M, K, N, ThreadPool.staticRange(units: panels, parts: threads, part: thread), epilogue,
+                            wide: wideTile)
     }
 }
 
@@ -138,26 +143,39 @@ public let packedKBlock = 768
 /// Row slivers per group of the prefill GEMM (see `matmulPackedSlivers`).
 public let packedSliverGroup = 43
 
+/// The prefill GEMM's register block: 6 × 32 (`Tile6x32`, one tile per panel) where the target
+/// has AVX-512's 32 registers, else 6 × 16 (`Tile6x16`, two tiles per panel). Both sum each
+/// output over k in the same order, so they give identical results (the tests run both).
+public let packedWideTile: Bool = {
+    #if GPT2_AVX512
+    return true
+    #else
+    return false
+    #endif
+}()
+
 /// The single-threaded body of `matmulPacked`'s prefill path for the panels `panels`, x already
-/// packed into slivers `xp` (`packRowSlivers`).
+/// packed into slivers `xp` (`packRowSlivers`). `wide` picks the register block (see
+/// `packedWideTile`).
 public func matmulPackedSlivers(
     _ y: UnsafeMutablePointer<Float>, _ xp: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
     _ bias: UnsafePointer<Float>?, _ M: Int, _ K: Int, _ N: Int,
-    _ panels: Range<Int>, _ epilogue: MatmulEpilogue
+    _ panels: Range<Int>, _ epilogue: MatmulEpilogue, wide: Bool = packedWideTile
 ) {
     let P = packedPanelWidth, R = packedTileRows
+    let tileWidth = wide ? 32 : 16
     let slivers = (M + R - 1) / R
     var k0 = 0
     repeat {
         let kLen = min(packedKBlock, K - k0)
         let first = k0 == 0, last = k0 + kLen >= K
-        // Rows in groups of up to 43 slivers (258 rows), each half-panel block meeting all of
-        // them: the x block of a group (774 KiB at kLen 768) streams from L3 in sliver order,
-        // which the prefetchers follow; smaller groups that fit L2 measured slower.
+        // Rows in groups of up to 43 slivers (258 rows), each panel block meeting all of them:
+        // the x block of a group (774 KiB at kLen 768) streams from L3 in sliver order, which
+        // the prefetchers follow; smaller groups that fit L2 measured slower.
         var s0 = 0
         while s0 < slivers {
             let s1 = min(slivers, s0 + packedSliverGroup)
-            let tilesPerPanel = 2 * (s1 - s0)
+            let tilesPerPanel = P / tileWidth * (s1 - s0)
             // Lines of the next panel's block (kLen rows of 128 B, contiguous) to prefetch per tile.
             let linesPerTile = (2 * kLen + tilesPerPanel - 1) / tilesPerPanel
             for p in panels {
@@ -165,24 +183,30 @@ public func matmulPackedSlivers(
                 // panel's tiles (into L2), it no longer stalls the next panel's first tiles.
                 let nextBlock = UnsafeRawPointer(w + (p + 1) * K * P + k0 * P)
                 var prefetchLine = 0
-                for half in 0..<2 {
-                    let n0 = p * P + half * 16, cols = min(16, N - n0)
-                    guard cols > 0 else { break }
-                    let wp = w + p * K * P + k0 * P + half * 16
+                for n0 in stride(from: p * P, to: min(N, p * P + P), by: tileWidth) {
+                    let cols = min(tileWidth, N - n0)
+                    let wp = w + p * K * P + k0 * P + (n0 - p * P)
                     let b = bias.map { $0 + n0 }
                     for s in s0..<s1 {
                         if p + 1 < panels.upperBound {
                             let end = min(2 * kLen, prefetchLine + linesPerTile)
                             while prefetchLine < end { llvmPrefetch(nextBlock + prefetchLine * 64, 0, 2, 1); prefetchLine += 1 }
                         }
-                        // The next tile's 6 rows of y (6 lines a row apart: no prefetcher follows
+                        // The next tile's rows of y (lines a row apart: no prefetcher follows
                         // them; a miss each stalled the tile's start and end, ~10% at 1 thread).
                         if s + 1 < s1 {
                             let next = y + (s + 1) * R * N + n0
-                            for i in 0..<min(R, M - (s + 1) * R) { llvmPrefetch(next + i * N, 0, 3, 1) }
+                            for i in 0..<min(R, M - (s + 1) * R) {
+                                llvmPrefetch(next + i * N, 0, 3, 1)
+                                if wide { llvmPrefetch(next + i * N + 16, 0, 3, 1) }
+                            }
                         }
-                        packedTile6x16(y + s * R * N + n0, N, xp + s * K * R + k0 * R, wp, kLen,
-                                       b, min(R, M - s * R), cols, first, last, epilogue)
+                        let rows = min(R, M - s * R), tileY = y + s * R * N + n0, tileX = xp + s * K * R + k0 * R
+                        if wide {
+                            packedTile6x32(tileY, N, tileX, wp, kLen, b, rows, cols, first, last, epilogue)
+                        } else {
+                            packedTile6x16(tileY, N, tileX, wp, kLen, b, rows, cols, first, last, epilogue)
+                        }
                     }
                 }
             }
@@ -300,6 +324,27 @@ func packedTile6x16(
     if rows > 3 { finalRow16(t.c30, t.c31, y + 3 * ldy, cols, last, epilogue) }
     if rows > 4 { finalRow16(t.c40, t.c41, y + 4 * ldy, cols, last, epilogue) }
     if rows > 5 { finalRow16(t.c50, t.c51, y + 5 * ldy, cols, last, epilogue) }
+}
+
+/// Six rows × 32 outputs: `packedTile6x16` with the AVX-512 block (`Tile6x32`); `w` is the
+/// panel's block (rows of 32).
+@inline(__always)
+func packedTile6x32(
+    _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ xp: UnsafePointer<Float>,
+    _ w: UnsafePointer<Float>, _ kLen: Int, _ bias: UnsafePointer<Float>?, _ rows: Int, _ cols: Int,
+    _ first: Bool, _ last: Bool, _ epilogue: MatmulEpilogue
+) {
+    @inline(__always) func start(_ i: Int) -> (Vec16, Vec16) {
+        i < rows ? initialRow32(y + i * ldy, bias, cols, first, epilogue) : (Vec16(), Vec16())
+    }
+    var t = Tile6x32(start)
+    t.accumulate(xp, w, steps: kLen, bStride: packedPanelWidth)
+    finalRow32(t.c00, t.c01, y, cols, last, epilogue)
+    if rows > 1 { finalRow32(t.c10, t.c11, y + ldy, cols, last, epilogue) }
+    if rows > 2 { finalRow32(t.c20, t.c21, y + 2 * ldy, cols, last, epilogue) }
+    if rows > 3 { finalRow32(t.c30, t.c31, y + 3 * ldy, cols, last, epilogue) }
+    if rows > 4 { finalRow32(t.c40, t.c41, y + 4 * ldy, cols, last, epilogue) }
+    if rows > 5 { finalRow32(t.c50, t.c51, y + 5 * ldy, cols, last, epilogue) }
 }
 
 /// One row × 32 outputs (decode's GEMV, and the rows left over by the 6-row tiles). Two k at a

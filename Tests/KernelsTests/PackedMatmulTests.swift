@@ -7,8 +7,9 @@ struct PackedMatmulTests {
     /// Ragged M (the GEMV rows below `packedGEMMMinRows`, whole 6-row slivers and partial ones,
     /// more than one group of `packedSliverGroup` slivers),
     /// K (across the `packedKBlock` boundary) and N (partial last panel and half-panel), both source
-    /// layouts, every epilogue, 1–3 threads, scratch given or allocated, against a Double reference.
-    @Test("matmulPacked matches a Double reference (both packings, all epilogues, 1–3 threads)",
+    /// layouts, every epilogue, 1–3 threads, scratch given or allocated, against a Double reference;
+    /// the other register block (`wideTile`) than this build's gives the same bits.
+    @Test("matmulPacked matches a Double reference (both packings, both tiles, all epilogues, 1–3 threads)",
           arguments: [1, 2, 3, 4, 5, 6, 7, 13, 16, 23, 40, 265])
     func matchesReference(M: Int) {
         let pools = [1, 2, 3].map { ThreadPool(threadCount: $0) }
@@ -54,6 +55,12 @@ struct PackedMatmulTests {
                             let context = "M=\(M) K=\(K) N=\(N) threads=\(pool.threadCount) \(epilogue) bias=\(withBias)"
                             #expect(worst <= 1e-5 * Double(max(1, K / 64)), "\(context): scaled error \(worst)")
                             #expect(y.guardsIntact, "\(context): wrote outside y")
+                            let other = GuardedBuffer(prior)
+                            matmulPacked(other.pointer, x.pointer, packedA.pointer, bias: withBias ? bias.pointer : nil,
+                                         M: M, K: K, N: N, epilogue: epilogue, scratch: scratch?.pointer,
+                                         wideTile: !packedWideTile, pool: pool)
+                            #expect(other.values == y.values, "\(context): the 6×16 and 6×32 tiles differ")
+                            #expect(other.guardsIntact, "\(context): the other tile wrote outside y")
                         }
                     }
                 }

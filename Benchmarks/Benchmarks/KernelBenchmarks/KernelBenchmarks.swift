@@ -60,15 +60,32 @@ final class Matrix: @unchecked Sendable {
         }
     }
 
-    /// The product with the kernel the runtime used before packing, or the packed one.
-    func run(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, M: Int, packedKernel: Bool, pool: ThreadPool) {
+    /// The product with the kernel the runtime used before packing, or a packed one.
+    func run(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, M: Int, kernel: MatmulKernel, pool: ThreadPool) {
         let K = shape.K, N = shape.N
-        if packedKernel {
-            matmulPacked(y, x, packed.pointer, bias: nil, M: M, K: K, N: N, scratch: sliverScratch.pointer, pool: pool)
-        } else if shape.outputMajor {
+        switch kernel {
+        case .packed, .packedOtherTile:
+            matmulPacked(y, x, packed.pointer, bias: nil, M: M, K: K, N: N, scratch: sliverScratch.pointer,
+                         wideTile: kernel == .packed ? packedWideTile : !packedWideTile, pool: pool)
+        case .unpacked where shape.outputMajor:
             matmulTransposed(y, x, original.pointer, M: M, K: K, N: N, pool: pool)
-        } else {
+        case .unpacked:
             matmul(y, x, original.pointer, bias: nil, M: M, K: K, N: N, pool: pool)
+        }
+    }
+}
+
+/// Which matmul a benchmark runs: the checkpoint-layout kernel, the packed one as the runtime
+/// uses it, or the packed one with the register block this build does not choose (6×16 where
+/// AVX-512 picks 6×32, and the reverse): the A/B of the GEMM tile, in one run.
+enum MatmulKernel: CaseIterable {
+    case unpacked, packed, packedOtherTile
+
+    var label: String {
+        switch self {
+        case .unpacked: "unpacked"
+        case .packed: "packed"
+        case .packedOtherTile: packedWideTile ? "packed 6x16" : "packed 6x32"
         }
     }
 }
@@ -142,14 +159,13 @@ let benchmarks: @Sendable () -> Void = {
     for (i, shape) in shapes.enumerated() {
         for M in shape.name == "lm_head" ? [1, 128] : [1, 128, 512] {
             for threads in [1, 2] {
-                for packedKernel in [false, true] {
-                    let kind = packedKernel ? "packed" : "unpacked"
+                for kernel in MatmulKernel.allCases where M > 1 || kernel != .packedOtherTile {
                     let pool = pools[threads]!
                     let metric = M == 1 ? bandwidth : flops
-                    Benchmark("matmul \(shape.name) M=\(M) \(kind) \(threads)T", configuration: kernelConfiguration(metric)) { benchmark in
+                    Benchmark("matmul \(shape.name) M=\(M) \(kernel.label) \(threads)T", configuration: kernelConfiguration(metric)) { benchmark in
                         let units = M == 1 ? Double(shape.K * shape.N * 4) : 2 * Double(M * shape.K * shape.N)
                         measure(benchmark, metric, units: units) {
-                            matrices[i].run(outputs.pointer, inputs.pointer, M: M, packedKernel: packedKernel, pool: pool)
+                            matrices[i].run(outputs.pointer, inputs.pointer, M: M, kernel: kernel, pool: pool)
                         }
                     }
                 }
@@ -161,11 +177,11 @@ let benchmarks: @Sendable () -> Void = {
     // of the same size.
     for threads in [1, 2] {
         let pool = pools[threads]!
-        for packedKernel in [false, true] {
-            Benchmark("decode sweep (all 124M matrices, M=1) \(packedKernel ? "packed" : "unpacked") \(threads)T",
+        for kernel in [MatmulKernel.unpacked, .packed] {
+            Benchmark("decode sweep (all 124M matrices, M=1) \(kernel.label) \(threads)T",
                       configuration: kernelConfiguration(bandwidth)) { benchmark in
                 measure(benchmark, bandwidth, units: Double(decodeModelBytes)) {
-                    for m in decodeModel { m.run(outputs.pointer, inputs.pointer, M: 1, packedKernel: packedKernel, pool: pool) }
+                    for m in decodeModel { m.run(outputs.pointer, inputs.pointer, M: 1, kernel: kernel, pool: pool) }
                 }
             }
         }
