@@ -254,7 +254,11 @@ class WorkerProc:
 # --------------------------------------------------------------------------------------------
 
 def sh(cmd: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+    """Runs cmd; a program that is not installed gives exit status 127, as in a shell."""
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, **kw)
+    except FileNotFoundError as e:
+        return subprocess.CompletedProcess(cmd, 127, "", str(e))
 
 
 def has_subcommand(binary: Path, name: str) -> bool:

@@ -79,13 +79,14 @@ public func packedMatmulScratchCount(M: Int, K: Int) -> Int {
 
 /// y[M,N] = epilogue(x[M,K] · W + bias[N]) with W packed (`packInputMajor`/`packOutputMajor`).
 ///
-/// Threads split the panels into contiguous ranges (each thread streams its share of W once).
-/// - M < `packedGEMMMinRows` (decode): each row walks the panels with a 1×32 GEMV tile, x read
-///   in place.
+/// - M < `packedGEMMMinRows` (decode): threads split the panels into contiguous ranges (each
+///   streams its share of W once); each row walks the panels with a 1×32 GEMV tile, x read in
+///   place.
 /// - Otherwise (prefill): x is first copied into 6-row slivers ([⌈M/6⌉, K, 6], zero rows past M;
-///   `scratch`, `packedMatmulScratchCount(M:K:)` floats, allocated per call when nil), then a
-///   6 × 32 micro-kernel runs over each panel (AVX-512: 12 zmm accumulators + 2 of W + 1
-///   broadcast), or a 6 × 16 one over each half-panel (AVX2: the same in ymm, exactly its 16
+///   `scratch`, `packedMatmulScratchCount(M:K:)` floats, allocated per call when nil); each
+///   thread takes one block of slivers × panels (`packedGEMMSplit`) and runs a 6 × 32
+///   micro-kernel over each panel (AVX-512: 12 zmm accumulators + 2 of W + 1 broadcast), or a
+///   6 × 16 one over each half-panel (AVX2: the same in ymm, exactly its 16
 ///   registers); `wideTile` overrides the choice (`packedWideTile`), to test or time the other.
 ///   K is cut into blocks of `packedKBlock` (all of GPT-2's K = 768 in one: a tile's partial
 ///   sums never make a round trip through y); a panel block (768 k × 128 B) stays in L2 while
@@ -109,15 +110,33 @@ public func matmulPacked(
     defer { owned?.deallocate() }
     let xp = scratch ?? owned!
     let slivers = (M + packedTileRows - 1) / packedTileRows
-    let threads = min(pool.threadCount, panels)
+    let split = packedGEMMSplit(slivers: slivers, panels: panels, threads: pool.threadCount)
     pool.run { thread in
-        // Every thread packs a share of the slivers, then multiplies its panels by all of them.
+        // Every thread packs a share of the slivers, then multiplies its block of panels × slivers.
         packRowSlivers(xp, x, M: M, K: K, slivers: ThreadPool.staticRange(units: slivers, parts: pool.threadCount, part: thread))
         pool.barrier()
-        guard thread < threads else { return }
-        matmulPackedSlivers(y, xp, w, bias, M, K, N, ThreadPool.staticRange(units: panels, parts: threads, part: thread), epilogue,
-                            wide: wideTile)
+        guard thread < split.rowParts * split.panelParts else { return }
+        matmulPackedSlivers(y, xp, w, bias, M, K, N,
+                            panels: ThreadPool.staticRange(units: panels, parts: split.panelParts, part: thread % split.panelParts),
+                            slivers: ThreadPool.staticRange(units: slivers, parts: split.rowParts, part: thread / split.panelParts),
+                            epilogue, wide: wideTile)
     }
+}
+
+/// How `matmulPacked` divides a prefill product among `threads` threads: a grid of `rowParts` ×
+/// `panelParts` blocks (slivers × panels), one per thread, whose largest block is as small as
+/// possible; among equal grids the one with the fewest row parts (each row part streams the
+/// weights once more). Splitting the panels alone left threads idle where the panels do not
+/// divide evenly: 24 panels (N = 768) on 16 threads gave 8 threads two panels and 8 one, 75%
+/// of the work rate (perf/NOTES-fp32.md).
+public func packedGEMMSplit(slivers: Int, panels: Int, threads: Int) -> (rowParts: Int, panelParts: Int) {
+    var best = (rowParts: 1, panelParts: 1), bestCost = Int.max
+    for rowParts in 1...max(1, min(threads, slivers)) {
+        let panelParts = max(1, min(threads / rowParts, panels))
+        let cost = (slivers + rowParts - 1) / rowParts * ((panels + panelParts - 1) / panelParts)
+        if cost < bestCost { best = (rowParts, panelParts); bestCost = cost }
+    }
+    return best
 }
 
 /// Copies rows of x [M, K] into 6-row slivers: xp[s, k, i] = x[6s + i, k], 0 for rows ≥ M.
@@ -154,17 +173,16 @@ public let packedWideTile: Bool = {
     #endif
 }()
 
-/// The single-threaded body of `matmulPacked`'s prefill path for the panels `panels`, x already
-/// packed into slivers `xp` (`packRowSlivers`). `wide` picks the register block (see
-/// `packedWideTile`).
+/// The single-threaded body of `matmulPacked`'s prefill path: the rows of `slivers` times the
+/// outputs of `panels`, x already packed into slivers `xp` (`packRowSlivers`). `wide` picks the
+/// register block (see `packedWideTile`).
 public func matmulPackedSlivers(
     _ y: UnsafeMutablePointer<Float>, _ xp: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
     _ bias: UnsafePointer<Float>?, _ M: Int, _ K: Int, _ N: Int,
-    _ panels: Range<Int>, _ epilogue: MatmulEpilogue, wide: Bool = packedWideTile
+    panels: Range<Int>, slivers: Range<Int>, _ epilogue: MatmulEpilogue, wide: Bool = packedWideTile
 ) {
     let P = packedPanelWidth, R = packedTileRows
     let tileWidth = wide ? 32 : 16
-    let slivers = (M + R - 1) / R
     var k0 = 0
     repeat {
         let kLen = min(packedKBlock, K - k0)
@@ -172,9 +190,9 @@ public func matmulPackedSlivers(
         // Rows in groups of up to 43 slivers (258 rows), each panel block meeting all of them:
         // the x block of a group (774 KiB at kLen 768) streams from L3 in sliver order, which
         // the prefetchers follow; smaller groups that fit L2 measured slower.
-        var s0 = 0
-        while s0 < slivers {
-            let s1 = min(slivers, s0 + packedSliverGroup)
+        var s0 = slivers.lowerBound
+        while s0 < slivers.upperBound {
+            let s1 = min(slivers.upperBound, s0 + packedSliverGroup)
             let tilesPerPanel = P / tileWidth * (s1 - s0)
             // Lines of the next panel's block (kLen rows of 128 B, contiguous) to prefetch per tile.
             let linesPerTile = (2 * kLen + tilesPerPanel - 1) / tilesPerPanel

@@ -83,4 +83,31 @@ struct PackedMatmulTests {
             #expect(packed[(p * K + k) * 32 + j] == (n < N ? w[k * N + n] : 0))
         } } }
     }
+
+    @Test("packedGEMMSplit: at most one block per thread, the smallest largest block")
+    func split() {
+        func cost(_ slivers: Int, _ panels: Int, _ r: Int, _ c: Int) -> Int {
+            (slivers + r - 1) / r * ((panels + c - 1) / c)
+        }
+        for threads in 1...20 {
+            for slivers in [1, 2, 5, 7, 22, 43, 86] {
+                for panels in [1, 2, 3, 24, 72, 96, 1571] {
+                    let (r, c) = packedGEMMSplit(slivers: slivers, panels: panels, threads: threads)
+                    let context = "threads=\(threads) slivers=\(slivers) panels=\(panels): \(r)×\(c)"
+                    #expect(r >= 1 && c >= 1 && r * c <= threads && r <= slivers && c <= panels, "\(context)")
+                    // Brute force over every grid that fits.
+                    var best = Int.max
+                    for r2 in 1...threads { for c2 in 1...threads where r2 * c2 <= threads {
+                        best = min(best, cost(slivers, panels, r2, c2))
+                    } }
+                    #expect(cost(slivers, panels, r, c) == best, "\(context): not the smallest largest block")
+                }
+            }
+        }
+        // GPT-2 124M, M = 512: N = 768 on 16 threads takes two row halves (43 × 3 per thread, the
+        // even share) instead of panels alone (86 × 2); on 2 threads the panels alone split evenly.
+        #expect(packedGEMMSplit(slivers: 86, panels: 24, threads: 16) == (2, 8))
+        #expect(packedGEMMSplit(slivers: 86, panels: 24, threads: 2) == (1, 2))
+        #expect(packedGEMMSplit(slivers: 86, panels: 96, threads: 16) == (1, 16))
+    }
 }
