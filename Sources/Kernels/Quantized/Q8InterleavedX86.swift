@@ -16,11 +16,12 @@ import GPT2Runtime
 
 /// Software prefetch distance of the GEMV, in bytes ahead of the quants being read (0: none).
 /// The stream is sequential, but the hardware prefetcher alone left it at ~60–65% of a plain
-/// read on one thread; 1 KiB ahead (4 lines per 272-byte block) measured ~70–76%, 512 B and
-/// 2 KiB less (perf/NOTES-int8-kernels.md). `GPT2_Q8_PREFETCH` overrides it for measurements.
+/// read on one thread. On Zen 3, 1 KiB ahead (4 lines per 272-byte block) measured best; on the
+/// Zen 4 of ../shared/MACHINE.md 2 KiB: decode 1T +8–13% over 1 KiB, mlp_down (K = 3072) 59% →
+/// ~80% of the read roofline (perf/NOTES-int8-kernels.md). `GPT2_Q8_PREFETCH` overrides it.
 let q8InterleavedPrefetch: Int = {
     if let s = getenv("GPT2_Q8_PREFETCH"), let v = Int(String(cString: s)) { return v }
-    return 1024
+    return 2048
 }()
 
 /// Activation rows whose quants (|x| and x, 2K bytes per row) stay in L2 while a thread's
