@@ -86,8 +86,8 @@ public func packedMatmulScratchCount(M: Int, K: Int) -> Int {
 ///   `scratch`, `packedMatmulScratchCount(M:K:)` floats, allocated per call when nil); each
 ///   thread takes one block of slivers × panels (`packedGEMMSplit`) and runs a 6 × 32
 ///   micro-kernel over each panel (AVX-512: 12 zmm accumulators + 2 of W + 1 broadcast), or a
-///   6 × 16 one over each half-panel (AVX2: the same in ymm, exactly its 16
-///   registers); `wideTile` overrides the choice (`packedWideTile`), to test or time the other.
+///   6 × 16 one over each half-panel (AVX2: the same in ymm, exactly its 16 registers);
+///   `wideTile` overrides the choice (`packedWideTile`), to test or time the other.
 ///   K is cut into blocks of `packedKBlock` (all of GPT-2's K = 768 in one: a tile's partial
 ///   sums never make a round trip through y); a panel block (768 k × 128 B) stays in L2 while
 ///   the row tiles of a sliver group pass over it. Partial sums live in y between blocks (the sum
