@@ -14,14 +14,18 @@ import _Builtin_intrinsics.intel
 import Glibc
 import GPT2Runtime
 
-/// Software prefetch distance of the GEMV, in bytes ahead of the quants being read (0: none).
-/// The stream is sequential, but the hardware prefetcher alone left it at ~60–65% of a plain
-/// read on one thread. On Zen 3, 1 KiB ahead (4 lines per 272-byte block) measured best; on the
-/// Zen 4 of ../shared/MACHINE.md 2 KiB: decode 1T +8–13% over 1 KiB, mlp_down (K = 3072) 59% →
-/// ~80% of the read roofline (perf/NOTES-int8-kernels.md). `GPT2_Q8_PREFETCH` overrides it.
+/// Software prefetch distance of the GEMV, in bytes ahead of the quants being read (0: none),
+/// and, when not 0, the group's scale lines prefetched at its start. The quants are one
+/// sequential stream, but the scales (16 bytes per block, at the group's front) are a second,
+/// slow one: a new scale line every 4 blocks, up to a group (6.4 KiB at K = 768, 8.5 KiB at
+/// K = 1024) behind the quants. Measured on Zen 4 (perf/NOTES-int8-kernels.md), decode 1T, %
+/// of the read bandwidth: without the scale prefetch the best quant distance depended on K
+/// (124M: 0 or 2 KiB ≈ 84%, 512 B 62%; 355M: 256 B 75%, 2 KiB 49%, none 40%); with it, 128–384
+/// B ahead gave 86–98% on 124M and 82–87% on 355M, 512 B and more less. `GPT2_Q8_PREFETCH`
+/// overrides the distance.
 let q8InterleavedPrefetch: Int = {
     if let s = getenv("GPT2_Q8_PREFETCH"), let v = Int(String(cString: s)) { return v }
-    return 2048
+    return 256
 }()
 
 /// Activation rows whose quants (|x| and x, 2K bytes per row) stay in L2 while a thread's
@@ -139,6 +143,10 @@ func q8x8Dot1(
     blocks: Int, prefetch: Int, vnni: Bool
 ) -> SIMD8<Float> {
     let quants = group + blocks * 16
+    if prefetch > 0 {  // the scales: all of the group's lines at once (see `q8InterleavedPrefetch`)
+        var line = 0
+        while line < blocks * 16 { llvmPrefetch(group + line, 0, 3, 1); line += 64 }
+    }
     var acc = SIMD8<Float>()
     for b in 0..<blocks {
         let q = quants + b * 256
