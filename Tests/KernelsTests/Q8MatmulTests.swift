@@ -2,6 +2,7 @@
 import GPT2Runtime
 import Testing
 import Glibc
+import Foundation
 
 /// Q8_0 weights as raw GGML blocks (N rows × K/32 blocks × 34 bytes), at an odd address:
 /// rows of 34-byte blocks are never aligned, and kernels must not assume they are.
@@ -362,4 +363,14 @@ struct Q8InterleavedTests {
             }
         }
     }
+
+    #if GPT2_AVX2
+    @Test("cpuVendor reads a 12-character CPUID vendor that /proc/cpuinfo agrees with")
+    func vendor() throws {
+        let vendor = cpuVendor()
+        #expect(vendor.utf8.count == 12)
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        #expect(cpuinfo.contains("vendor_id\t: \(vendor)"), "\(vendor)")
+    }
+    #endif
 }

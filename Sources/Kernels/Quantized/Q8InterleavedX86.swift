@@ -11,6 +11,7 @@
 // so `vpmaddubsw`'s int16 pair sums never saturate and every block dot is exact.
 #if GPT2_AVX2
 import _Builtin_intrinsics.intel
+import _Builtin_intrinsics.intel.cpuid
 import Glibc
 import GPT2Runtime
 
@@ -18,15 +19,24 @@ import GPT2Runtime
 /// and, when not 0, the group's scale lines prefetched at its start. The quants are one
 /// sequential stream, but the scales (16 bytes per block, at the group's front) are a second,
 /// slow one: a new scale line every 4 blocks, up to a group (6.4 KiB at K = 768, 8.5 KiB at
-/// K = 1024) behind the quants. Measured on Zen 4 (perf/NOTES-int8-kernels.md), decode 1T, %
-/// of the read bandwidth: without the scale prefetch the best quant distance depended on K
-/// (124M: 0 or 2 KiB ≈ 84%, 512 B 62%; 355M: 256 B 75%, 2 KiB 49%, none 40%); with it, 128–384
-/// B ahead gave 86–98% on 124M and 82–87% on 355M, 512 B and more less. `GPT2_Q8_PREFETCH`
-/// overrides the distance.
+/// K = 1024) behind the quants. Measured (perf/NOTES-int8-kernels.md), decode, % of the read
+/// bandwidth: on Zen 4 without the scale prefetch the best quant distance depended on K (124M:
+/// 0 or 2 KiB ≈ 84%, 512 B 62%; 355M: 256 B 75%, 2 KiB 49%); with it, 128–384 B gave 86–98%
+/// on 124M and 82–87% on 355M, 2 KiB 10–20% less. On a Sapphire-Rapids-class Xeon 256 B lost
+/// 8–12% to 1 KiB, and 2 KiB did best. So: 2 KiB on Intel, 256 B elsewhere (AMD).
+/// `GPT2_Q8_PREFETCH` overrides it.
 let q8InterleavedPrefetch: Int = {
     if let s = getenv("GPT2_Q8_PREFETCH"), let v = Int(String(cString: s)) { return v }
-    return 256
+    return cpuVendor() == "GenuineIntel" ? 2048 : 256
 }()
+
+/// The CPUID vendor string ("GenuineIntel", "AuthenticAMD", …).
+func cpuVendor() -> String {
+    var a: UInt32 = 0, b: UInt32 = 0, c: UInt32 = 0, d: UInt32 = 0
+    guard __get_cpuid(0, &a, &b, &c, &d) != 0 else { return "" }
+    let bytes = [b, d, c].flatMap { r in (0..<4).map { UInt8(truncatingIfNeeded: r >> (8 * UInt32($0))) } }
+    return String(decoding: bytes, as: UTF8.self)
+}
 
 /// Activation rows whose quants (|x| and x, 2K bytes per row) stay in L2 while a thread's
 /// weight groups pass over them in the GEMM.
