@@ -64,9 +64,9 @@ let queryBlock = 6
 /// are the first, shortest rows; they (and decode's single query) run the one-query kernel,
 /// which does the same arithmetic per query: a query's result does not depend on which kernel
 /// or block ran it. Parallel over (head, block) tasks, dynamically scheduled (the causal rows of
-/// later blocks are longer), head by head so that a head's keys and values stay in L2. Shapes: out [T, C]; qkv [T, 3C];
-/// keys [H, ⌈capacity/16⌉, hd, 16]; values [H, capacity, hd]. hd not a multiple of 8 takes a
-/// plain scalar path.
+/// later blocks are longer), head by head so that a head's keys and values stay in L2.
+/// Shapes: out [T, C]; qkv [T, 3C]; keys [H, ⌈capacity/16⌉, hd, 16]; values [H, capacity, hd].
+/// hd not a multiple of 8 takes a plain scalar path.
 public func attention(
     _ out: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>,
     keys: UnsafePointer<Float>, values: UnsafePointer<Float>,

@@ -38,8 +38,9 @@ func cpuVendor() -> String {
     return String(decoding: bytes, as: UTF8.self)
 }
 
-/// Activation rows whose quants (|x| and x, 2K bytes per row) stay in L2 while a thread's
-/// weight groups pass over them in the GEMM.
+/// Activation rows whose quants stay in L2 while a thread's weight groups pass over them in the
+/// GEMM. Sized for 192 KiB when each row held x and |x| (2K bytes); since the sign moved onto
+/// the activations a row is K bytes, so the chunk fills half of that (not re-tuned).
 @inline(__always)
 func q8ChunkRows(K: Int) -> Int { max(4, (192 * 1024) / (2 * K) / 4 * 4) }
 
