@@ -34,7 +34,7 @@ struct InitRandom: ParsableCommand {
         }
         if let nLayer { c.nLayer = nLayer }
         if let nHead { c.nHead = nHead }
-        if let nEmbd { c.nEmbd = nEmbd; c.nInner = 4 * nEmbd }
+        if let nEmbd { c.nEmbd = nEmbd; c.nInner = GPT2Config.defaultInner(nEmbd: nEmbd) }
         if let nPositions { c.nPositions = nPositions }
         if let vocabSize { c.vocabSize = vocabSize }
         try c.validate(source: "command line")

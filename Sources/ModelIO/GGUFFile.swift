@@ -33,8 +33,8 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable {
 public enum GGUFValue: Sendable, Equatable {
     case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
     case float32(Float), bool(Bool), string(String), uint64(UInt64), int64(Int64), float64(Double)
-    /// An array: its declared element type and the elements (all of that type).
-    case array(GGUFValueType, [GGUFValue])
+    /// An array of values of one type.
+    case array(GGUFArray)
 
     public var type: GGUFValueType {
         switch self {
@@ -85,8 +85,14 @@ public enum GGUFValue: Sendable, Equatable {
 
     /// The elements of an array of strings, or nil.
     public var stringArray: [String]? {
-        guard case .array(.string, let items) = self else { return nil }
-        return items.map { $0.stringValue! }
+        guard case .array(let array) = self, array.elementType == .string else { return nil }
+        var strings: [String] = []
+        strings.reserveCapacity(array.count)
+        for item in array {
+            guard case .string(let s) = item else { return nil }
+            strings.append(s)
+        }
+        return strings.count == array.count ? strings : nil
     }
 
     /// A short human-readable rendering (arrays abbreviated), for `gpt2 inspect`.
@@ -96,11 +102,72 @@ public enum GGUFValue: Sendable, Equatable {
         case .bool(let b): return String(b)
         case .float32(let v): return String(v)
         case .float64(let v): return String(v)
-        case .array(let type, let items):
-            let head = items.prefix(4).map(\.summary).joined(separator: ", ")
-            return "[\(type) × \(items.count)]" + (items.isEmpty ? "" : " [\(head)\(items.count > 4 ? ", …" : "")]")
+        case .array(let array):
+            let head = array.prefix(4).map(\.summary).joined(separator: ", ")
+            return "[\(array.elementType) × \(array.count)]" + (array.count == 0 ? "" : " [\(head)\(array.count > 4 ? ", …" : "")]")
         default: return String(intValue!)
         }
+    }
+}
+
+/// A GGUF metadata array: `count` values of `elementType`.
+///
+/// An array read from a file stays in its encoded form inside the mapping (validated on open)
+/// and is decoded as it is iterated: a GPT-2 vocabulary is 50257 strings, which as `GGUFValue`s
+/// would take ~48 bytes each on top of the text. Arrays built in memory (to write a file) hold
+/// their values.
+public struct GGUFArray: Sequence, Equatable, @unchecked Sendable {
+    public let elementType: GGUFValueType
+    public let count: Int
+    private let storage: Storage
+
+    private enum Storage {
+        case values([GGUFValue])
+        /// The elements' bytes in a mapped file, kept alive by `owner`.
+        case encoded(UnsafeRawBufferPointer, owner: AnyObject, path: String)
+    }
+
+    /// An array of `elements`, which must all be of `elementType` (the writer checks).
+    public init(_ elementType: GGUFValueType, _ elements: [GGUFValue]) {
+        self.elementType = elementType
+        self.count = elements.count
+        self.storage = .values(elements)
+    }
+
+    init(_ elementType: GGUFValueType, count: Int, encoded: UnsafeRawBufferPointer, owner: AnyObject, path: String) {
+        self.elementType = elementType
+        self.count = count
+        self.storage = .encoded(encoded, owner: owner, path: path)
+    }
+
+    public func makeIterator() -> Iterator { Iterator(array: self) }
+
+    /// Decodes the elements in order. An encoded array was validated when the file was opened,
+    /// so decoding ends early only if the file changed since.
+    public struct Iterator: IteratorProtocol {
+        let array: GGUFArray
+        var index = 0
+        var reader: GGUFReader?
+
+        init(array: GGUFArray) {
+            self.array = array
+            if case let .encoded(bytes, owner, path) = array.storage {
+                reader = GGUFReader(bytes: bytes, path: path, owner: owner)
+            }
+        }
+
+        public mutating func next() -> GGUFValue? {
+            guard index < array.count else { return nil }
+            defer { index += 1 }
+            switch array.storage {
+            case .values(let values): return values[index]
+            case .encoded: return try? reader!.value(array.elementType, context: "an array element", depth: 1)
+            }
+        }
+    }
+
+    public static func == (a: GGUFArray, b: GGUFArray) -> Bool {
+        a.elementType == b.elementType && a.count == b.count && a.elementsEqual(b)
     }
 }
 
@@ -199,7 +266,7 @@ public final class GGUFFile: @unchecked Sendable {
 
     public init(file: MappedFile) throws {
         let path = file.path
-        var reader = GGUFReader(bytes: file.bytes, path: path)
+        var reader = GGUFReader(bytes: file.bytes, path: path, owner: file)
         func fail(_ problem: String) -> ModelIOError { .malformed(path: path, format: "GGUF", problem: problem) }
 
         guard file.count >= 4 else { throw fail("file is \(file.count) bytes, too short for the magic") }
@@ -362,6 +429,8 @@ public final class GGUFFile: @unchecked Sendable {
 struct GGUFReader {
     let bytes: UnsafeRawBufferPointer
     let path: String
+    /// What keeps `bytes` alive, for the arrays that refer to them.
+    let owner: AnyObject
     var position = 0
 
     func fail(_ problem: String) -> ModelIOError { .malformed(path: path, format: "GGUF", problem: problem) }
@@ -429,12 +498,15 @@ struct GGUFReader {
                 throw fail("\(context()) is an array of unknown value type \(rawType)")
             }
             let n = try count("the element count of \(context())", minimumSize: elementType.minimumSize)
-            var items: [GGUFValue] = []
-            items.reserveCapacity(n)
-            for i in 0..<n {
-                items.append(try value(elementType, context: "element \(i) of \(context())", depth: depth + 1))
+            let start = position
+            if let size = elementType.fixedSize, elementType != .bool {
+                _ = try take(n * size, context())
+            } else {
+                // Walked (and so validated) here, decoded only when iterated.
+                for i in 0..<n { _ = try value(elementType, context: "element \(i) of \(context())", depth: depth + 1) }
             }
-            return .array(elementType, items)
+            let encoded = UnsafeRawBufferPointer(rebasing: bytes[start..<position])
+            return .array(GGUFArray(elementType, count: n, encoded: encoded, owner: owner, path: path))
         }
     }
 }

@@ -73,7 +73,8 @@ public enum GGUFWriter {
             case .uint64(let x): u64(x)
             case .int64(let x): u64(UInt64(bitPattern: x))
             case .float64(let x): u64(x.bitPattern)
-            case .array(let type, let items):
+            case .array(let items):
+                let type = items.elementType
                 u32(type.rawValue)
                 u64(UInt64(items.count))
                 for item in items {

@@ -133,16 +133,25 @@ public final class SafetensorsFile: @unchecked Sendable {
             ($0.byteRange.lowerBound, $0.byteRange.upperBound, $0.name)
                 < ($1.byteRange.lowerBound, $1.byteRange.upperBound, $1.name)
         }
-        // Sorted by start, a range overlaps an earlier one iff it starts before the furthest end
-        // seen so far. Empty tensors occupy no bytes and cannot overlap anything.
-        var furthest: TensorInfo? = nil
+        // The format requires the tensors to cover the data section exactly: sorted by start,
+        // each begins where the previous one ended. A gap means bytes no tensor explains (for
+        // instance a header length off by one, which shifts every tensor), an overlap means two
+        // tensors share bytes. Empty tensors occupy no bytes.
+        var end = dataOffset
+        var previous: TensorInfo? = nil
         for tensor in tensors where !tensor.byteRange.isEmpty {
-            if let previous = furthest, tensor.byteRange.lowerBound < previous.byteRange.upperBound {
-                throw fail("tensors \(quoted(previous.name)) and \(quoted(tensor.name)) overlap (data bytes \(previous.byteRange.lowerBound - dataOffset)..<\(previous.byteRange.upperBound - dataOffset) and \(tensor.byteRange.lowerBound - dataOffset)..<\(tensor.byteRange.upperBound - dataOffset))")
+            let range = tensor.byteRange
+            if let previous, range.lowerBound < end {
+                throw fail("tensors \(quoted(previous.name)) and \(quoted(tensor.name)) overlap (data bytes \(previous.byteRange.lowerBound - dataOffset)..<\(previous.byteRange.upperBound - dataOffset) and \(range.lowerBound - dataOffset)..<\(range.upperBound - dataOffset))")
             }
-            if furthest == nil || tensor.byteRange.upperBound > furthest!.byteRange.upperBound {
-                furthest = tensor
+            if range.lowerBound > end {
+                throw fail("data bytes \(end - dataOffset)..<\(range.lowerBound - dataOffset) belong to no tensor (before \(quoted(tensor.name))); the tensors must cover the data section without gaps")
             }
+            end = range.upperBound
+            previous = tensor
+        }
+        if end != bytes.count {
+            throw fail("the last \(bytes.count - end) bytes of the data section belong to no tensor; the tensors must cover it exactly (is the header length right?)")
         }
 
         var indexByName: [String: Int] = [:]

@@ -7,7 +7,7 @@ import Tokenizer
 /// GPT-2 as GGUF: export, load (F32/F16/Q8_0), tokenizer from metadata, validation.
 @Suite(.serialized)
 struct GGUFModelTests {
-    static let tiny = GPT2Config(nLayer: 2, nHead: 2, nEmbd: 32, nPositions: 16, vocabSize: 100)
+    static let tiny = GPT2Config(nLayer: 2, nHead: 2, nEmbd: 32, nPositions: 16, vocabSize: 300)
 
     static let directory: String = {
         let dir = NSTemporaryDirectory() + "gpt2-gguf-tests-" + UUID().uuidString
@@ -49,9 +49,9 @@ struct GGUFModelTests {
         #expect(model.config == Self.tiny)
         #expect(model.storageType == type.rawValue)
         if type == .q8_0 {
-            guard case .q8_0Interleaved = model.weights.blocks[0].qkv, case .q8_0Interleaved = model.weights.lmHead,
-                  case .q8_0 = model.weights.tokenEmbedding else {
-                Issue.record("Q8_0 matrices should load repacked (.q8_0Interleaved), the token table as .q8_0"); return
+            guard case .q8_0Interleaved = model.weights.blocks[0].qkv, case .q8_0Interleaved(let head, _, _) = model.weights.lmHead,
+                  case .q8_0Interleaved(let table, _, _) = model.weights.tokenEmbedding, head == table else {
+                Issue.record("Q8_0 matrices should load repacked (.q8_0Interleaved), the tied token table as the head itself"); return
             }
             let unpacked = try GPT2Model.load(gguf: path, pack: false)
             guard case .q8_0 = unpacked.weights.blocks[0].qkv else { Issue.record("pack: false keeps GGML rows"); return }
@@ -68,12 +68,13 @@ struct GGUFModelTests {
         #expect(file[key: "general.architecture"] == .string("gpt2"))
         #expect(file[key: "general.file_type"] == .uint32(type.fileType))
         #expect(file[key: "gpt2.block_count"] == .uint32(2) && file[key: "gpt2.context_length"] == .uint32(16))
-        guard case .array(.int32, let tokenTypes)? = file[key: "tokenizer.ggml.token_type"] else {
+        guard case .array(let array)? = file[key: "tokenizer.ggml.token_type"], array.elementType == .int32 else {
             Issue.record("tokenizer.ggml.token_type is not an int32 array"); return
         }
-        #expect(tokenTypes.count == 50257 && tokenTypes[50256] == .int32(3) && tokenTypes[0] == .int32(1))
+        let tokenTypes = Array(array)
+        #expect(tokenTypes.count == 300 && tokenTypes[299] == .int32(3) && tokenTypes[0] == .int32(1))
         #expect(file["position_embd.weight"]?.type == .f32 && file["blk.0.attn_norm.bias"]?.type == .f32)
-        #expect(file["token_embd.weight"]?.ne == [32, 100] && file["blk.1.ffn_down.weight"]?.ne == [128, 32])
+        #expect(file["token_embd.weight"]?.ne == [32, 300] && file["blk.1.ffn_down.weight"]?.ne == [128, 32])
         #expect(file["output.weight"] == nil, "the head is tied")
     }
 
@@ -88,21 +89,24 @@ struct GGUFModelTests {
     @Test func tokenizerComesFromTheFile() throws {
         let path = try export(.f32)
         let fromGGUF = try GPT2Model.loadTokenizer(path: path)
-        let bundled = try GPT2Tokenizer.bundled()
+        let original = try GPT2Model.loadTokenizer(path: Self.directory)
         let text = "Hello, world! It's 2026 — naïve café <|endoftext|> tokens\n\n  spaces"
-        #expect(fromGGUF.encode(text) == bundled.encode(text))
-        #expect(fromGGUF.mergeList == bundled.mergeList)
-        #expect(fromGGUF.vocabularySize == 50257)
+        #expect(fromGGUF.encode(text) == original.encode(text))
+        #expect(fromGGUF.mergeList == original.mergeList)
+        #expect(fromGGUF.vocabularySize == Self.tiny.vocabSize)
     }
 
     /// Copies the F32 export with changed metadata or tensors, then loads it.
     func loadModified(metadata change: (inout [(key: String, value: GGUFValue)]) -> Void = { _ in },
-                      tensors filter: (GGUFTensorInfo) -> Bool = { _ in true }) throws -> String {
+                      tensors filter: (GGUFTensorInfo) -> Bool = { _ in true }, extraTensor: String? = nil) throws -> String {
         let source = try GGUFFile(path: try export(.f32))
         var metadata = source.metadata
         change(&metadata)
-        let tensors = source.tensors.filter(filter).map {
+        var tensors = source.tensors.filter(filter).map {
             GGUFWriter.Tensor(name: $0.name, type: $0.type, ne: $0.ne, bytes: source.rawBytes(of: $0))
+        }
+        if let extraTensor, let norm = source["output_norm.bias"] {
+            tensors.append(GGUFWriter.Tensor(name: extraTensor, type: norm.type, ne: norm.ne, bytes: source.rawBytes(of: norm)))
         }
         let path = Self.directory + "/modified.gguf"
         try GGUFWriter.write(metadata: metadata, tensors: tensors, to: path)
@@ -122,13 +126,21 @@ struct GGUFModelTests {
         #expect(try loadModified(metadata: set("general.architecture", .string("llama"))).contains("only \"gpt2\" is supported"))
         #expect(try loadModified(metadata: set("gpt2.block_count", nil)).contains("missing key gpt2.block_count"))
         #expect(try loadModified(metadata: set("gpt2.block_count", .string("2"))).contains("gpt2.block_count is string, not an integer"))
-        #expect(try loadModified(metadata: set("gpt2.block_count", .uint32(3))).contains("tensor \"blk.2.attn_norm.weight\" is missing"))
-        #expect(try loadModified(metadata: set("gpt2.embedding_length", .uint32(64))).contains("has ne [32, 100], but the gpt2.* metadata implies [64, 100]"))
+        #expect(try loadModified(metadata: set("gpt2.block_count", .uint32(3))).contains("gpt2.block_count is 3, but the file holds tensors of 2 layers (blk.0 … blk.1)"))
+        // Fewer layers than the file holds would run a truncated model: an error, not a shortcut.
+        #expect(try loadModified(metadata: set("gpt2.block_count", .uint32(1))).contains("gpt2.block_count is 1, but the file holds tensors of 2 layers"))
+        // A one-byte change to a huge count is refused before anything is sized by it.
+        #expect(try loadModified(metadata: set("gpt2.block_count", .uint32(1_000_000_000))).contains("n_layer is 1000000000, more than the 4096 this runtime accepts"))
+        #expect(try loadModified(metadata: set("gpt2.context_length", .uint64(1 << 40))).contains("n_positions is 1099511627776, more than"))
+        #expect(try loadModified(tensors: { !$0.name.hasPrefix("blk.1.") }).contains("gpt2.block_count is 2, but the file holds tensors of 1 layers"))
+        #expect(try loadModified(extraTensor: "blk.0.mystery.bias").contains("unexpected tensor \"blk.0.mystery.bias\": not a GPT-2 parameter"))
+        #expect(try loadModified(extraTensor: "blk.7.attn_norm.bias").contains("gpt2.block_count is 2, but the file holds tensors of layers 0, 1, 7"))
+        #expect(try loadModified(metadata: set("gpt2.embedding_length", .uint32(64))).contains("has ne [32, 300], but the gpt2.* metadata implies [64, 300]"))
         #expect(try loadModified(metadata: set("gpt2.attention.head_count", .uint32(3))).contains("not a multiple of n_head"))
         #expect(try loadModified(tensors: { $0.name != "output_norm.bias" }).contains("tensor \"output_norm.bias\" is missing"))
         #expect(try loadModified(metadata: set("tokenizer.ggml.model", .string("llama"))).contains("only the \"gpt2\" byte-level BPE"))
         #expect(try loadModified(metadata: set("tokenizer.ggml.merges", nil)).contains("tokenizer.ggml.merges is missing"))
-        #expect(try loadModified(metadata: set("tokenizer.ggml.tokens", .array(.string, [.string("a")]))).contains("tokenizer.ggml.tokens"))
+        #expect(try loadModified(metadata: set("tokenizer.ggml.tokens", .array(GGUFArray(.string, [.string("a")])))).contains("token_embd.weight has 300 rows but tokenizer.ggml.tokens holds 1 tokens"))
         #expect(try loadModified(metadata: set("general.architecture", nil)).contains("no general.architecture string"))
         #expect(try loadModified(metadata: set("gpt2.attention.layer_norm_epsilon", .string("1e-5"))).contains("layer_norm_epsilon is string, not a number"))
         #expect(try loadModified(tensors: { $0.name != "token_embd.weight" }).contains("no 2-D token_embd.weight tensor"))

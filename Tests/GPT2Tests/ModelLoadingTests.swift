@@ -1,11 +1,14 @@
 import Foundation
 import ModelIO
 import Testing
+import Tokenizer
 @testable import GPT2
+import GPT2Runtime
+import Kernels
 
 /// config.json parsing, checkpoint discovery and weight validation: bad input is a clear error.
 struct ModelLoadingTests {
-    static let tiny = GPT2Config(nLayer: 2, nHead: 2, nEmbd: 32, nPositions: 16, vocabSize: 100)
+    static let tiny = GPT2Config(nLayer: 2, nHead: 2, nEmbd: 32, nPositions: 16, vocabSize: 300)
 
     func temporaryDirectory() throws -> String {
         let dir = NSTemporaryDirectory() + "gpt2-tests-" + UUID().uuidString
@@ -87,12 +90,85 @@ struct ModelLoadingTests {
         wrong.nEmbd = 64
         try wrong.jsonData().write(to: URL(fileURLWithPath: dir + "/config.json"))
         let text = message { _ = try GPT2Model.load(path: dir) }
-        #expect(text.contains("transformer.wte.weight") && text.contains("[100, 32]") && text.contains("[100, 64]"), "\(text)")
+        #expect(text.contains("transformer.wte.weight") && text.contains("[300, 32]") && text.contains("[300, 64]"), "\(text)")
 
         var moreLayers = Self.tiny
         moreLayers.nLayer = 3
         try moreLayers.jsonData().write(to: URL(fileURLWithPath: dir + "/config.json"))
-        #expect(message { _ = try GPT2Model.load(path: dir) }.contains("\"h.2.ln_1.weight\" is missing"))
+        #expect(message { _ = try GPT2Model.load(path: dir) }.contains("n_layer is 3, but the file holds tensors of 2 layers (h.0 … h.1)"))
+
+        // Fewer layers than the file holds would silently run a truncated model.
+        var fewerLayers = Self.tiny
+        fewerLayers.nLayer = 1
+        try fewerLayers.jsonData().write(to: URL(fileURLWithPath: dir + "/config.json"))
+        #expect(message { _ = try GPT2Model.load(path: dir) }.contains("n_layer is 1, but the file holds tensors of 2 layers (h.0 … h.1)"))
+    }
+
+    /// A huge count is refused by its limit before anything is sized by it (a one-character
+    /// change to config.json must not become an allocation failure).
+    @Test func hugeCountsAreRefusedBeforeAllocating() throws {
+        let dir = try temporaryDirectory()
+        try RandomModel.write(config: Self.tiny, seed: 1, to: dir)
+        let json = String(decoding: Self.tiny.jsonData(), as: UTF8.self)
+        for (key, huge) in [("n_layer", "1000000000"), ("n_embd", "4611686018427387904"), ("vocab_size", "100000000000"), ("n_positions", "1099511627776")] {
+            let edited = json.replacingOccurrences(of: "\"\(key)\": \(key == "n_layer" ? 2 : key == "n_embd" ? 32 : key == "vocab_size" ? 300 : 16)", with: "\"\(key)\": \(huge)")
+            #expect(edited != json)
+            try Data(edited.utf8).write(to: URL(fileURLWithPath: dir + "/config.json"))
+            let text = message { _ = try GPT2Model.load(path: dir) }
+            #expect(text.contains("\(key) is \(huge), more than the"), "\(text)")
+        }
+    }
+
+    @Test func randomModelsTooLargeForTheMachineAreRefused() throws {
+        let dir = try temporaryDirectory()
+        let huge = GPT2Config(nLayer: 4096, nHead: 16, nEmbd: 65536, nPositions: 1024, vocabSize: 50257)
+        #expect(message { try RandomModel.write(config: huge, seed: 1, to: dir + "/out") }.contains("of memory; this machine has"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out"))
+        let smallVocabulary = GPT2Config(nLayer: 1, nHead: 2, nEmbd: 32, nPositions: 16, vocabSize: 100)
+        #expect(message { try RandomModel.write(config: smallVocabulary, seed: 1, to: dir + "/out") }.contains("vocab_size must be at least 257"))
+        let absurd = GPT2Config(nLayer: 2, nHead: 2, nEmbd: 1 << 62, nPositions: 16, vocabSize: 300)
+        #expect(message { try RandomModel.write(config: absurd, seed: 1, to: dir + "/out") }.contains("n_embd is 4611686018427387904, more than the 65536"))
+    }
+
+    /// A random model's tokenizer has exactly its vocabulary: every id it produces has a row of wte.
+    @Test func randomModelTokenizerMatchesTheVocabulary() throws {
+        let dir = try temporaryDirectory()
+        try RandomModel.write(config: Self.tiny, seed: 1, to: dir)
+        let tokenizer = try GPT2Model.loadTokenizer(path: dir)
+        #expect(tokenizer.vocabularySize == Self.tiny.vocabSize)
+        #expect(tokenizer.endOfTextID == Self.tiny.vocabSize - 1)
+        let text = "Hello, world! It's 2026 — naïve café\n\n  spaces"
+        let ids = tokenizer.encode(text)
+        #expect(ids.allSatisfy { $0 < Self.tiny.vocabSize } && tokenizer.decode(ids) == text)
+        // The cut keeps GPT-2's own tokens and merge order for the ids it keeps.
+        let full = try GPT2Tokenizer.bundled()
+        #expect((0..<Self.tiny.vocabSize - 1).allSatisfy { tokenizer.piece(of: $0) == full.piece(of: $0) })
+        #expect(tokenizer.mergeList == Array(full.mergeList.prefix(Self.tiny.vocabSize - 257)))
+    }
+
+    /// config.json's vocab_size must cover every id the tokenizer beside it can produce.
+    @Test func tokenizerLargerThanTheVocabularyIsAnError() throws {
+        let dir = try temporaryDirectory()
+        try RandomModel.write(config: Self.tiny, seed: 1, to: dir)
+        let bundled = try GPT2Tokenizer.bundledFiles()
+        try FileManager.default.removeItem(atPath: dir + "/vocab.json")
+        try FileManager.default.removeItem(atPath: dir + "/merges.txt")
+        try FileManager.default.copyItem(atPath: bundled.vocab, toPath: dir + "/vocab.json")
+        try FileManager.default.copyItem(atPath: bundled.merges, toPath: dir + "/merges.txt")
+        #expect(message { _ = try GPT2Model.loadTokenizer(path: dir) }.contains("vocab_size is 300, but vocab.json holds 50257 tokens"))
+    }
+
+    @Test func unexpectedTensorsAreErrors() throws {
+        let dir = try temporaryDirectory()
+        try RandomModel.write(config: Self.tiny, seed: 1, to: dir)
+        let source = try SafetensorsFile(path: dir + "/model.safetensors")
+        let norm = try #require(source["transformer.ln_f.bias"])
+        var entries = source.tensors.map {
+            SafetensorsWriter.Entry(name: $0.name, dtype: $0.dtype, shape: $0.shape, bytes: source.rawBytes(of: $0))
+        }
+        entries.append(.init(name: "transformer.h.0.mystery", dtype: .f32, shape: norm.shape, bytes: source.rawBytes(of: norm)))
+        try SafetensorsWriter.write(entries, metadata: [:], to: dir + "/extra.safetensors")
+        #expect(message { _ = try GPT2Model.load(path: dir + "/extra.safetensors") }.contains("unexpected tensor \"h.0.mystery\": not a GPT-2 parameter"))
     }
 
     @Test func extraTensorsAndAnUntiedHeadAreHandled() throws {
@@ -118,9 +194,45 @@ struct ModelLoadingTests {
         let unpacked = try GPT2Weights(file: file, config: model.config, pack: false)
         guard case let .outputMajor(head, K, N) = unpacked.lmHead else { Issue.record("LM head is not [V, C]"); return }
         guard case let .outputMajor(wte, _, _) = unpacked.tokenEmbedding else { Issue.record("wte is not rows of C"); return }
-        #expect(head != wte && K == 32 && N == 100)
+        #expect(head != wte && K == 32 && N == 300)
         #expect(head[0] == 0.5)
         guard case let .packed(packedHead, PK, PN) = model.weights.lmHead else { Issue.record("LM head is not packed"); return }
-        #expect(PK == 32 && PN == 100 && packedHead[0] == 0.5 && packedHead[1] == 0.5)
+        #expect(PK == 32 && PN == 300 && packedHead[0] == 0.5 && packedHead[1] == 0.5)
+    }
+}
+
+/// A loaded model keeps one copy of a tied wte: the token lookup reads the LM head's packed or
+/// interleaved layout, and must give the same bits as reading the rows as stored.
+struct TokenEmbeddingLayoutTests {
+    @Test func everyLayoutLooksUpTheSameRows() {
+        let K = 64, N = 45, P = 8  // N ragged: neither panels of 32 nor groups of 8 are full
+        var rng = Xoshiro256StarStar(seed: 3)
+        let rows = (0..<N * K).map { _ in rng.nextGaussian() }
+        let wpe = (0..<P * K).map { _ in rng.nextGaussian() }
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedCount(K: K, N: N))
+        let q8Rows = UnsafeMutableRawPointer.allocate(byteCount: N * Q8_0.byteCount(K), alignment: 64)
+        let interleaved = UnsafeMutableRawPointer.allocate(byteCount: Q8Interleaved.byteCount(K: K, N: N), alignment: 64)
+        defer { packed.deallocate(); q8Rows.deallocate(); interleaved.deallocate() }
+        rows.withUnsafeBufferPointer { w in
+            packOutputMajor(packed, w.baseAddress!, K: K, N: N)
+            for n in 0..<N { Q8_0.quantize(w.baseAddress! + n * K, into: q8Rows + n * Q8_0.byteCount(K), count: K) }
+        }
+        Q8Interleaved.repack(interleaved, from: q8Rows, K: K, N: N, groups: 0..<Q8Interleaved.groups(N: N))
+        let tokens = [0, 44, 17, 31, 32, 7]
+        func lookup(_ table: LinearWeight) -> [Float] {
+            var out = [Float](repeating: .nan, count: tokens.count * K)
+            tokens.withUnsafeBufferPointer { t in
+                wpe.withUnsafeBufferPointer { p in
+                    out.withUnsafeMutableBufferPointer { embedTokens($0.baseAddress!, tokens: t, firstPosition: 2, table: table, wpe: p.baseAddress!, C: K) }
+                }
+            }
+            return out
+        }
+        let stored = rows.withUnsafeBufferPointer { lookup(.outputMajor($0.baseAddress!, K: K, N: N)) }
+        // The scalar reference: wte[token] + wpe[2 + t].
+        let expected = tokens.enumerated().flatMap { t, token in (0..<K).map { rows[token * K + $0] + wpe[(2 + t) * K + $0] } }
+        #expect(stored == expected)
+        #expect(lookup(.packed(packed, K: K, N: N)) == expected)
+        #expect(lookup(.q8_0Interleaved(interleaved, K: K, N: N)) == lookup(.q8_0(q8Rows, K: K, N: N)))
     }
 }

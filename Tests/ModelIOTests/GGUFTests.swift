@@ -59,10 +59,10 @@ struct GGUFTests {
         ("u8", .uint8(200)), ("i8", .int8(-5)), ("u16", .uint16(65000)), ("i16", .int16(-3000)),
         ("u32", .uint32(4_000_000_000)), ("i32", .int32(-7)), ("f32", .float32(1e-5)), ("b", .bool(true)),
         ("s", .string("héllo ĠGPT")), ("u64", .uint64(.max)), ("i64", .int64(.min)), ("f64", .float64(-2.5)),
-        ("strings", .array(.string, [.string("Ġthe"), .string(""), .string("<|endoftext|>")])),
-        ("ints", .array(.int32, [.int32(1), .int32(3)])),
-        ("nested", .array(.array, [.array(.uint8, [.uint8(1)]), .array(.uint8, [])])),
-        ("empty", .array(.float64, [])),
+        ("strings", .array(GGUFArray(.string, [.string("Ġthe"), .string(""), .string("<|endoftext|>")]))),
+        ("ints", .array(GGUFArray(.int32, [.int32(1), .int32(3)]))),
+        ("nested", .array(GGUFArray(.array, [.array(GGUFArray(.uint8, [.uint8(1)])), .array(GGUFArray(.uint8, []))]))),
+        ("empty", .array(GGUFArray(.float64, []))),
     ]
 
     @Test func roundTripsEveryValueTypeAndTensorType() throws {
@@ -193,7 +193,7 @@ struct GGUFTests {
         #expect(problem { [.init(name: "q", type: .q8_0, ne: [33], bytes: $0)] }.contains("rows must be a multiple of 32"))
         #expect(problem { [.init(name: "q", type: .f32, ne: [4], bytes: $0)] }.contains("has 34 bytes but [4] of F32 needs 16"))
         #expect(problem { [.init(name: "q", type: .q8_0, ne: [32], bytes: $0), .init(name: "q", type: .q8_0, ne: [32], bytes: $0)] }.contains("duplicate tensor name 'q'"))
-        #expect(problem({ _ in [] }, metadata: [("a", .array(.int32, [.string("x")]))]).contains("an array of int32 holds a string"))
+        #expect(problem({ _ in [] }, metadata: [("a", .array(GGUFArray(.int32, [.string("x")])))]).contains("an array of int32 holds a string"))
         #expect(problem({ _ in [] }, metadata: [("general.alignment", .uint32(3))]).contains("power of two"))
         #expect(!FileManager.default.fileExists(atPath: dir.file("w.gguf")))
     }

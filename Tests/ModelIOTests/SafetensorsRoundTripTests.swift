@@ -173,18 +173,51 @@ func writeSafetensors(_ entries: [(String, DType, [Int], [UInt8])], metadata: [S
         #expect(try file.floats(named: "after").toArray() == [1])
     }
 
-    @Test func headerInAnyOrderWithGaps() throws {
+    @Test func headerInAnyOrder() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let path = dir.file("m.safetensors")
-        // Entries out of offset order, a gap of 4 bytes between them, and unknown extra keys.
-        let header = #"{"second":{"dtype":"F32","shape":[1],"data_offsets":[8,12],"extra":1},"first":{"data_offsets":[0,4],"shape":[1],"dtype":"F32"},"__metadata__":{"k":"v"}}"#
-        try writeBytes(safetensorsBytes(header: header, data: bytesOf([Float(1), Float(-9), Float(3)])), to: path)
+        // Entries out of offset order, and unknown extra keys.
+        let header = #"{"second":{"dtype":"F32","shape":[1],"data_offsets":[4,8],"extra":1},"first":{"data_offsets":[0,4],"shape":[1],"dtype":"F32"},"__metadata__":{"k":"v"}}"#
+        try writeBytes(safetensorsBytes(header: header, data: bytesOf([Float(1), Float(3)])), to: path)
         let file = try SafetensorsFile(path: path)
         #expect(file.tensors.map(\.name) == ["first", "second"])
         #expect(file.metadata == ["k": "v"])
         #expect(try file.floats(named: "first").toArray() == [1])
         #expect(try file.floats(named: "second").toArray() == [3])
+    }
+
+    /// The format requires the tensors to cover the data section exactly: bytes no tensor
+    /// explains are an error, wherever they are.
+    @Test func dataNotCoveredByTheTensorsIsAnError() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("m.safetensors")
+        func problem(_ header: String, _ data: [UInt8]) throws -> String {
+            try writeBytes(safetensorsBytes(header: header, data: data), to: path)
+            return modelIOError { _ = try SafetensorsFile(path: path) }?.description ?? "no error"
+        }
+        let gap = #"{"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},"a":{"data_offsets":[0,4],"shape":[1],"dtype":"F32"}}"#
+        #expect(try problem(gap, bytesOf([Float(1), Float(-9), Float(3)])).contains("data bytes 4..<8 belong to no tensor (before 'b')"))
+        let late = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
+        #expect(try problem(late, bytesOf([Float(1), Float(3)])).contains("data bytes 0..<4 belong to no tensor"))
+        let short = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#
+        #expect(try problem(short, bytesOf([Float(1), Float(3)])).contains("the last 4 bytes of the data section belong to no tensor"))
+    }
+
+    /// A header length one byte short shifts every tensor by a byte; the data the tensors
+    /// describe then ends one byte before the file does.
+    @Test func headerLengthOffByOneIsAnError() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("m.safetensors")
+        try writeSafetensors([("w", .f32, [2], bytesOf([Float(1), Float(2)]))], to: path)
+        var bytes = try #require(FileManager.default.contents(atPath: path))
+        let length = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        withUnsafeBytes(of: (length - 1).littleEndian) { bytes.replaceSubrange(0..<8, with: $0) }
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let text = modelIOError { _ = try SafetensorsFile(path: path) }?.description ?? "no error"
+        #expect(text.contains("belong to no tensor"), "\(text)")
     }
 
     @Test func writerRejectsBadEntries() throws {

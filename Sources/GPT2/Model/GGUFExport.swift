@@ -54,9 +54,9 @@ public enum GGUFExport {
             ("general.quantization_version", .uint32(2)),
             ("tokenizer.ggml.model", .string("gpt2")),
             ("tokenizer.ggml.pre", .string("gpt-2")),
-            ("tokenizer.ggml.tokens", .array(.string, pieces.map { .string($0) })),
-            ("tokenizer.ggml.token_type", .array(.int32, types)),
-            ("tokenizer.ggml.merges", .array(.string, tokenizer.mergeList.map { .string($0) })),
+            ("tokenizer.ggml.tokens", .array(GGUFArray(.string, pieces.map { .string($0) }))),
+            ("tokenizer.ggml.token_type", .array(GGUFArray(.int32, types))),
+            ("tokenizer.ggml.merges", .array(GGUFArray(.string, tokenizer.mergeList.map { .string($0) }))),
             ("tokenizer.ggml.bos_token_id", .uint32(eot)),
             ("tokenizer.ggml.eos_token_id", .uint32(eot)),
         ]

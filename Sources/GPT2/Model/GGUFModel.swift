@@ -31,6 +31,10 @@ extension GPT2Config {
         guard let wte = gguf["token_embd.weight"], wte.ne.count == 2 else {
             throw fail("no 2-D token_embd.weight tensor to take the vocabulary size from")
         }
+        // Every token id the tokenizer can produce needs a row of token_embd.
+        if case .array(let tokens)? = gguf[key: "tokenizer.ggml.tokens"], tokens.count != wte.ne[1] {
+            throw fail("token_embd.weight has \(wte.ne[1]) rows but tokenizer.ggml.tokens holds \(tokens.count) tokens; they must agree")
+        }
         let nEmbd = try integer("gpt2.embedding_length")
         var epsilon: Float = 1e-5
         if let raw = gguf[key: "gpt2.attention.layer_norm_epsilon"] {
@@ -46,24 +50,32 @@ extension GPT2Config {
 }
 
 extension GPT2Weights {
-    /// Loads every GPT-2 parameter from a GGUF file. Vectors and position_embd: F32 (mapped) or
-    /// F16 (converted once). Matrices: F32 → `.outputMajor` in place, F16 → converted once to
-    /// `.outputMajor`, Q8_0 → `.q8_0` in place. Every shape is checked against `config`.
+    /// Loads every GPT-2 parameter from a GGUF file. Vectors and position_embd: F32 or F16.
+    /// Matrices: F32, F16 or Q8_0. Every shape is checked against `config`, and every tensor of
+    /// the file must be one of these.
     ///
-    /// With `pack` (the default) the Q8_0 matrices, the LM head included, are repacked once into
-    /// the int8 kernels' interleaved layout (`.q8_0Interleaved`, huge pages) and their mapped
-    /// originals released, so the resident weights stay about the size of the file; the Q8_0
-    /// token embedding stays mapped for the lookup (only the rows of tokens seen come back).
+    /// With `pack` (the default) the F32 and F16 matrices are packed as safetensors ones are
+    /// (`.packed`) and the Q8_0 matrices repacked into the int8 kernels' interleaved layout
+    /// (`.q8_0Interleaved`), the LM head and token_embd included (a tied token_embd is looked up
+    /// in the head), with their mapped originals released; the vectors are copied. The weights
+    /// then own all their memory and the run no longer depends on the file. Without `pack` they
+    /// are views of the file as stored (F32 → `.outputMajor`, Q8_0 → `.q8_0`; F16 converted).
     public convenience init(gguf: GGUFFile, config: GPT2Config, pack: Bool = true) throws {
         let C = config.nEmbd, I = config.nInner, V = config.vocabSize, P = config.nPositions
         let path = gguf.path
-        var owners: [AnyObject] = [gguf.file]
+        let names = gguf.tensors.map(\.name)
+        try Self.checkLayerCount(names, layerPrefix: "blk.", declared: config.nLayer, key: "gpt2.block_count", path: path)
+        var owners: [AnyObject] = pack ? [] : [gguf.file]
         var bytes = 0
+        var used: Set<String> = []
+        /// fp32 matrices viewed in the mapping, and converted ones held until they are packed.
+        var mapped: Set<UnsafePointer<Float>> = [], transient: [AnyObject] = []
         func info(_ name: String, _ ne: [Int]) throws -> GGUFTensorInfo {
             guard let info = gguf[name] else { throw GPT2Error.invalidModelFile(path: path, problem: "tensor \"\(name)\" is missing") }
             guard info.ne == ne else {
                 throw GPT2Error.invalidModelFile(path: path, problem: "tensor \"\(name)\" has ne \(info.ne), but the gpt2.* metadata implies \(ne)")
             }
+            used.insert(name)
             bytes += info.byteRange.count
             return info
         }
@@ -72,8 +84,9 @@ extension GPT2Weights {
             guard tensor.type == .f32 || tensor.type == .f16 else {
                 throw GPT2Error.invalidModelFile(path: path, problem: "tensor \"\(name)\" has type \(tensor.type); only F32 and F16 are supported for it")
             }
-            let floats = try gguf.floats(tensor)
-            if !floats.isMappedView { owners.append(floats.owner); bytes += 2 * floats.count }
+            let floats = pack ? try gguf.floats(tensor).owned() : try gguf.floats(tensor)
+            if !floats.isMappedView { owners.append(floats.owner) }
+            if tensor.type == .f16 { bytes += 2 * floats.count }
             return floats.pointer
         }
         /// N rows of K.
@@ -82,7 +95,9 @@ extension GPT2Weights {
             switch tensor.type {
             case .f32, .f16:
                 let floats = try gguf.floats(tensor)
-                if !floats.isMappedView { owners.append(floats.owner); bytes += 2 * floats.count }
+                if floats.isMappedView { mapped.insert(floats.pointer) } else { bytes += 2 * floats.count }
+                // Packed, a converted copy is needed only until it is packed.
+                if !floats.isMappedView { if pack { transient.append(floats.owner) } else { owners.append(floats.owner) } }
                 return .outputMajor(floats.pointer, K: K, N: N)
             case .q8_0:
                 return .q8_0(gguf.rawBytes(of: tensor).baseAddress!, K: K, N: N)
@@ -92,7 +107,7 @@ extension GPT2Weights {
         }
         let tokenEmbedding = try matrix("token_embd.weight", K: C, N: V)
         let positionEmbedding = try vector("position_embd.weight", [C, P])
-        var blocks = try (0..<config.nLayer).map { l in
+        let blocks = try (0..<config.nLayer).map { l in
             let p = "blk.\(l)."
             return BlockWeights(
                 ln1Weight: try vector(p + "attn_norm.weight", [C]), ln1Bias: try vector(p + "attn_norm.bias", [C]),
@@ -104,15 +119,20 @@ extension GPT2Weights {
         }
         let finalNormWeight = try vector("output_norm.weight", [C])
         let finalNormBias = try vector("output_norm.bias", [C])
-        var lmHead = gguf["output.weight"] != nil ? try matrix("output.weight", K: C, N: V) : tokenEmbedding
+        let tied = gguf["output.weight"] == nil
+        let lmHead = tied ? tokenEmbedding : try matrix("output.weight", K: C, N: V)
+        try Self.checkNoExtraTensors(names, used: used, path: path)
+        var matrices = Matrices(blocks: blocks, lmHead: lmHead, untiedTokenEmbedding: tied ? nil : tokenEmbedding)
         if pack {
-            let buffer: HugePageBuffer<UInt8>?
-            (blocks, lmHead, buffer) = Self.interleaveQ8(blocks, lmHead: lmHead, releaseMapped: true)
-            if let buffer { owners.append(buffer) }
+            let floatBuffer: HugePageBuffer<Float>?, q8Buffer: HugePageBuffer<UInt8>?
+            (matrices.all, floatBuffer) = Self.packMatrices(matrices.all, releasing: mapped)
+            (matrices.all, q8Buffer) = Self.interleaveQ8(matrices.all, releaseMapped: true)
+            owners += [floatBuffer, q8Buffer].compactMap { $0 as AnyObject? }
+            withExtendedLifetime(transient) {}
         }
-        self.init(tokenEmbedding: tokenEmbedding, positionEmbedding: positionEmbedding, blocks: blocks,
-                  finalNormWeight: finalNormWeight, finalNormBias: finalNormBias, lmHead: lmHead,
-                  lmHeadIsTied: gguf["output.weight"] == nil, parameterBytes: bytes, owners: owners)
+        self.init(tokenEmbedding: matrices.tokenEmbedding, positionEmbedding: positionEmbedding, blocks: matrices.blocks,
+                  finalNormWeight: finalNormWeight, finalNormBias: finalNormBias, lmHead: matrices.lmHead,
+                  lmHeadIsTied: tied, parameterBytes: bytes, owners: owners)
     }
 }
 

@@ -27,9 +27,16 @@ public struct GPT2Config: Sendable, Equatable {
         self.nEmbd = nEmbd
         self.nPositions = nPositions
         self.vocabSize = vocabSize
-        self.nInner = nInner ?? 4 * nEmbd
+        self.nInner = nInner ?? Self.defaultInner(nEmbd: nEmbd)
         self.layerNormEpsilon = layerNormEpsilon
         self.scaleAttentionWeights = scaleAttentionWeights
+    }
+
+    /// GPT-2's MLP width for a residual width: 4·C (saturating, so that an absurd C is reported by
+    /// `validate` instead of trapping here).
+    public static func defaultInner(nEmbd: Int) -> Int {
+        let (inner, overflow) = nEmbd.multipliedReportingOverflow(by: 4)
+        return overflow ? Int.max : inner
     }
 
     /// Size of one attention head.
@@ -58,10 +65,14 @@ public struct GPT2Config: Sendable, Equatable {
     /// Checks the values are usable; throws `GPT2Error.invalidConfig` otherwise.
     public func validate(source: String = "config") throws {
         func fail(_ why: String) -> GPT2Error { .invalidConfig(source: source, reason: why) }
-        for (name, value) in [("n_layer", nLayer), ("n_head", nHead), ("n_embd", nEmbd),
-                              ("n_positions", nPositions), ("vocab_size", vocabSize), ("n_inner", nInner)]
-        where value <= 0 {
-            throw fail("\(name) must be positive, got \(value)")
+        // Limits far above any GPT-2 (gpt2-xl: 48 layers, 25 heads, 1600 wide, 1024 positions,
+        // 50257 tokens) and low enough that every size derived from them (parameters, KV cache,
+        // activations) fits in an Int.
+        let limits = [("n_layer", nLayer, 1 << 12), ("n_head", nHead, 1 << 12), ("n_embd", nEmbd, 1 << 16),
+                      ("n_positions", nPositions, 1 << 20), ("vocab_size", vocabSize, 1 << 24), ("n_inner", nInner, 1 << 18)]
+        for (name, value, limit) in limits {
+            if value <= 0 { throw fail("\(name) must be positive, got \(value)") }
+            if value > limit { throw fail("\(name) is \(value), more than the \(limit) this runtime accepts") }
         }
         if nEmbd % nHead != 0 { throw fail("n_embd (\(nEmbd)) is not a multiple of n_head (\(nHead))") }
         if !(layerNormEpsilon > 0) { throw fail("layer_norm_epsilon must be positive, got \(layerNormEpsilon)") }
@@ -112,7 +123,7 @@ public struct GPT2Config: Sendable, Equatable {
             nLayer: try integer("n_layer"), nHead: try integer("n_head"), nEmbd: nEmbd,
             nPositions: try integer("n_positions", default: try integer("n_ctx", default: 1024)),
             vocabSize: try integer("vocab_size"),
-            nInner: try integer("n_inner", default: 4 * nEmbd),
+            nInner: try integer("n_inner", default: Self.defaultInner(nEmbd: nEmbd)),
             layerNormEpsilon: epsilon,
             scaleAttentionWeights: dict["scale_attn_weights"] as? Bool ?? true)
         try validate(source: source)

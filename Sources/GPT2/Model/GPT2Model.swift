@@ -78,7 +78,17 @@ public final class GPT2Model: Sendable {
             throw GPT2Error.tokenizerFilesMissing(
                 directory: directory, missing: missing.map { ($0 as NSString).lastPathComponent })
         }
-        return try GPT2Tokenizer(vocabFile: vocab, mergesFile: merges)
+        let tokenizer = try GPT2Tokenizer(vocabFile: vocab, mergesFile: merges)
+        // Every id the tokenizer can produce needs a row of wte (which config.json sizes). A
+        // larger vocab_size is fine: fine-tunes pad it to a multiple of 64.
+        let configPath = directory + "/config.json"
+        if FileManager.default.fileExists(atPath: configPath) {
+            let config = try GPT2Config(contentsOf: configPath)
+            if tokenizer.vocabularySize > config.vocabSize {
+                throw GPT2Error.invalidConfig(source: configPath, reason: "vocab_size is \(config.vocabSize), but vocab.json holds \(tokenizer.vocabularySize) tokens")
+            }
+        }
+        return tokenizer
     }
 }
 

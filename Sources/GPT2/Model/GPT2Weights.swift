@@ -59,13 +59,20 @@ public final class GPT2Weights: @unchecked Sendable {
 
     /// Loads every GPT-2 parameter from a safetensors file. Names may carry the `transformer.`
     /// prefix (what transformers writes) or not (OpenAI's published checkpoints); the causal-mask
-    /// buffers `h.N.attn.bias` / `h.N.attn.masked_bias` and other extra tensors are ignored.
+    /// buffers `h.N.attn.bias` / `h.N.attn.masked_bias` are ignored, any other tensor the config
+    /// does not explain is an error.
     ///
-    /// With `pack` (the default) every matrix, the LM head included, is copied once into the
-    /// packed layout (`LinearWeight.packed`, huge pages) and the mapped originals are released
-    /// from memory, so the resident weights stay about the size of the fp32 checkpoint.
+    /// With `pack` (the default) every matrix, the LM head and wte included, is copied once into
+    /// the packed layout (`LinearWeight.packed`, huge pages) and the mapped originals are released
+    /// from memory, so the resident weights stay about the size of the fp32 checkpoint; a tied
+    /// wte is looked up in the packed LM head. The vectors are copied too: the weights then own
+    /// all their memory, and the run no longer depends on the file (which may change or be
+    /// truncated under it). Without `pack` the weights are views of the file as stored.
     public convenience init(file: SafetensorsFile, config: GPT2Config, pack: Bool = true) throws {
         let C = config.nEmbd, I = config.nInner, V = config.vocabSize, P = config.nPositions
+        let names = file.tensors.map { $0.name.hasPrefix("transformer.") ? String($0.name.dropFirst(12)) : $0.name }
+        try Self.checkLayerCount(names, layerPrefix: "h.", declared: config.nLayer, key: "n_layer", path: file.path)
+        var used: Set<String> = []
         var storage: [FloatTensor] = []
         /// Matrices that are only needed until they are packed.
         var transient: [FloatTensor] = []
@@ -76,11 +83,14 @@ public final class GPT2Weights: @unchecked Sendable {
             guard info.shape == shape else {
                 throw GPT2Error.tensorShape(file: file.file.path, name: info.name, expected: shape, actual: info.shape)
             }
+            used.insert(name)
             let floats = try file.floats(info)
-            if matrix && pack { transient.append(floats) } else { storage.append(floats) }
-            return floats.pointer
+            if matrix && pack { transient.append(floats); return floats.pointer }
+            let kept = pack ? floats.owned() : floats
+            storage.append(kept)
+            return kept.pointer
         }
-        let tokenEmbedding = try tensor("wte.weight", [V, C])
+        let tokenEmbedding = LinearWeight.outputMajor(try tensor("wte.weight", [V, C], matrix: true), K: C, N: V)
         let positionEmbedding = try tensor("wpe.weight", [P, C])
         let blocks = try (0..<config.nLayer).map { l in
             let p = "h.\(l)."
@@ -98,38 +108,44 @@ public final class GPT2Weights: @unchecked Sendable {
         }
         let finalNormWeight = try tensor("ln_f.weight", [C])
         let finalNormBias = try tensor("ln_f.bias", [C])
-        let head = file["lm_head.weight"] != nil ? try tensor("lm_head.weight", [V, C], matrix: true) : tokenEmbedding
-        var packedBlocks = blocks, lmHead = LinearWeight.outputMajor(head, K: C, N: V)
+        let tied = file["lm_head.weight"] == nil
+        let head = tied ? tokenEmbedding : .outputMajor(try tensor("lm_head.weight", [V, C], matrix: true), K: C, N: V)
+        // OpenAI's checkpoints carry the causal-mask buffers; they are not parameters.
+        try Self.checkNoExtraTensors(names, used: used, path: file.path) { name in
+            name.hasPrefix("h.") && (name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias"))
+        }
+        var matrices = Matrices(blocks: blocks, lmHead: head, untiedTokenEmbedding: tied ? nil : tokenEmbedding)
         var owners: [AnyObject] = storage.map(\.owner)
         if pack {
-            // The packed copies replace the originals: each matrix's mapped pages (views) leave
-            // this process's memory as soon as it is packed, so that the peak stays near one
-            // copy; converted copies in `transient` are freed on return. wte stays mapped for
-            // the embedding lookup, which brings back only the rows of tokens seen.
-            let mapped = Set((transient + storage).filter(\.isMappedView).map(\.pointer))
-            let buffer: HugePageBuffer<Float>
-            (packedBlocks, lmHead, buffer) = Self.packMatrices(blocks, lmHead: lmHead, releasing: mapped)
-            owners.append(buffer)
+            // The packed copies replace the originals: each matrix's mapped pages leave this
+            // process's memory as soon as it is packed, so that the peak stays near one copy;
+            // converted copies in `transient` are freed on return.
+            let mapped = Set(transient.filter(\.isMappedView).map(\.pointer))
+            let buffer: HugePageBuffer<Float>?
+            (matrices.all, buffer) = Self.packMatrices(matrices.all, releasing: mapped)
+            owners += buffer.map { [$0] } ?? []
         }
         self.init(
-            tokenEmbedding: .outputMajor(tokenEmbedding, K: C, N: V), positionEmbedding: positionEmbedding,
-            blocks: packedBlocks, finalNormWeight: finalNormWeight, finalNormBias: finalNormBias, lmHead: lmHead,
-            lmHeadIsTied: file["lm_head.weight"] == nil, parameterBytes: (storage + transient).reduce(0) { $0 + $1.count * 4 }, owners: owners)
+            tokenEmbedding: matrices.tokenEmbedding, positionEmbedding: positionEmbedding,
+            blocks: matrices.blocks, finalNormWeight: finalNormWeight, finalNormBias: finalNormBias, lmHead: matrices.lmHead,
+            lmHeadIsTied: tied, parameterBytes: (storage + transient).reduce(0) { $0 + $1.count * 4 }, owners: owners)
     }
 
-    /// Copies every fp32 matrix into one huge-page buffer in the packed layout; returns the
-    /// `LinearWeight`s pointing into it and the buffer that owns them.
-    static func packMatrices(
-        _ blocks: [BlockWeights], lmHead: LinearWeight, releasing mapped: Set<UnsafePointer<Float>>
-    ) -> ([BlockWeights], LinearWeight, HugePageBuffer<Float>) {
-        let matrices = blocks.flatMap { [$0.qkv, $0.attnProj, $0.fc, $0.fcProj] } + [lmHead]
-        let total = matrices.reduce(0) { $0 + packedCount(K: $1.inputs, N: $1.outputs) }
+    /// Copies every fp32 matrix (`.inputMajor`, `.outputMajor`) into one huge-page buffer in the
+    /// packed layout; returns the matrices, packed ones pointing into it, and the buffer (nil when
+    /// none was fp32). Mapped originals in `mapped` are released from memory as they are packed.
+    static func packMatrices(_ matrices: [LinearWeight], releasing mapped: Set<UnsafePointer<Float>>) -> ([LinearWeight], HugePageBuffer<Float>?) {
+        var total = 0
+        for case let .inputMajor(_, K, N) in matrices { total += packedCount(K: K, N: N) }
+        for case let .outputMajor(_, K, N) in matrices { total += packedCount(K: K, N: N) }
+        guard total > 0 else { return (matrices, nil) }
         let buffer = HugePageBuffer<Float>(count: total)
         var offset = 0
-        func packed(_ weight: LinearWeight) -> LinearWeight {
+        let packed = matrices.map { weight -> LinearWeight in
             let dst = buffer.pointer + offset
+            let K = weight.inputs, N = weight.outputs
             switch weight {
-            case let .inputMajor(w, K, N), let .outputMajor(w, K, N):
+            case let .inputMajor(w, _, _), let .outputMajor(w, _, _):
                 let inputMajor: Bool
                 if case .inputMajor = weight { inputMajor = true } else { inputMajor = false }
                 // Packing is a strided copy of ~500 MB (124M) that also takes the huge pages'
@@ -140,14 +156,55 @@ public final class GPT2Weights: @unchecked Sendable {
                 if mapped.contains(w) { releaseMappedPages(UnsafeRawPointer(w), bytes: K * N * 4) }
             case .packed, .q8_0, .q8_0Interleaved: return weight
             }
-            offset += packedCount(K: weight.inputs, N: weight.outputs)
-            return .packed(UnsafePointer(dst), K: weight.inputs, N: weight.outputs)
+            offset += packedCount(K: K, N: N)
+            return .packed(UnsafePointer(dst), K: K, N: N)
         }
-        let packedBlocks = blocks.map { b in
-            var p = b
-            p.qkv = packed(b.qkv); p.attnProj = packed(b.attnProj); p.fc = packed(b.fc); p.fcProj = packed(b.fcProj)
-            return p
+        return (packed, buffer)
+    }
+
+    /// Checks that the file holds the layers `declared` (by its config) and no others, before
+    /// anything is sized by the declared count: a config that says fewer layers than the file
+    /// holds would otherwise run a truncated model without a word. `names` are the tensor names
+    /// (without "transformer."), layers named `layerPrefix` + index + ".".
+    static func checkLayerCount(_ names: [String], layerPrefix: String, declared: Int, key: String, path: String) throws {
+        let layers = Set(names.compactMap { name -> Int? in
+            guard name.hasPrefix(layerPrefix) else { return nil }
+            return Int(name.dropFirst(layerPrefix.count).prefix { $0 != "." })
+        })
+        guard layers != Set(0..<declared) else { return }
+        let held = layers.isEmpty ? "no layer tensors"
+            : layers.count == layers.max()! + 1 ? "tensors of \(layers.count) layers (\(layerPrefix)0 … \(layerPrefix)\(layers.max()!))"
+            : "tensors of layers \(layers.sorted().prefix(8).map(String.init).joined(separator: ", "))\(layers.count > 8 ? ", …" : "")"
+        throw GPT2Error.invalidModelFile(path: path, problem: "\(key) is \(declared), but the file holds \(held)")
+    }
+
+    /// Every tensor of the file must be a parameter the model used, or one that `ignored` names.
+    static func checkNoExtraTensors(_ names: [String], used: Set<String>, path: String, ignored: (String) -> Bool = { _ in false }) throws {
+        if let extra = names.first(where: { !used.contains($0) && !ignored($0) }) {
+            throw GPT2Error.invalidModelFile(path: path, problem: "unexpected tensor \"\(extra)\": not a GPT-2 parameter")
         }
-        return (packedBlocks, packed(lmHead), buffer)
+    }
+}
+
+/// Every matrix of the model as one list, for the load-time passes that convert them all (fp32
+/// packing, Q8_0 interleaving): the blocks' four, the LM head, and the token embedding when it
+/// is stored apart from the head. A tied embedding is the head itself.
+struct Matrices {
+    var blocks: [BlockWeights]
+    var lmHead: LinearWeight
+    var untiedTokenEmbedding: LinearWeight?
+
+    var tokenEmbedding: LinearWeight { untiedTokenEmbedding ?? lmHead }
+
+    var all: [LinearWeight] {
+        get { blocks.flatMap { [$0.qkv, $0.attnProj, $0.fc, $0.fcProj] } + [lmHead] + (untiedTokenEmbedding.map { [$0] } ?? []) }
+        set {
+            for l in blocks.indices {
+                blocks[l].qkv = newValue[4 * l]; blocks[l].attnProj = newValue[4 * l + 1]
+                blocks[l].fc = newValue[4 * l + 2]; blocks[l].fcProj = newValue[4 * l + 3]
+            }
+            lmHead = newValue[4 * blocks.count]
+            if untiedTokenEmbedding != nil { untiedTokenEmbedding = newValue[4 * blocks.count + 1] }
+        }
     }
 }

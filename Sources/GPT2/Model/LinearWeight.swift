@@ -67,23 +67,25 @@ func linear(
     }
 }
 
-/// out[t] = wte[tokens[t]] + wpe[firstPosition + t] for a token table stored as rows of C:
-/// fp32 (`.outputMajor`) or Q8_0 (a Q8_0 GGUF's token_embd, dequantized one row at a time).
+/// out[t] = wte[tokens[t]] + wpe[firstPosition + t]. The token table is any storage whose
+/// outputs are the V tokens (rows of C): fp32 rows (`.outputMajor`), GGML Q8_0 rows, or the
+/// packed / interleaved copy that the tied LM head runs on, so a loaded model keeps one copy.
 func embedTokens(
     _ out: UnsafeMutablePointer<Float>, tokens: UnsafeBufferPointer<Int>, firstPosition: Int,
     table: LinearWeight, wpe: UnsafePointer<Float>, C: Int
 ) {
-    switch table {
-    case let .outputMajor(wte, _, _):
+    if case let .outputMajor(wte, _, _) = table {
         embed(out, tokens: tokens, firstPosition: firstPosition, wte: wte, wpe: wpe, C: C)
-    case let .q8_0(blocks, K, _):
-        let rowBytes = Q8_0.byteCount(K)
-        for t in 0..<tokens.count {
-            let o = out + t * C, p = wpe + (firstPosition + t) * C
-            Q8_0.dequantize(blocks + tokens[t] * rowBytes, into: o, count: C)
-            for i in 0..<C { o[i] += p[i] }
+        return
+    }
+    for t in 0..<tokens.count {
+        let o = out + t * C, p = wpe + (firstPosition + t) * C
+        switch table {
+        case let .q8_0(blocks, K, _): Q8_0.dequantize(blocks + tokens[t] * Q8_0.byteCount(K), into: o, count: C)
+        case let .packed(w, K, _): unpackRow(w, K: K, n: tokens[t], into: o)
+        case let .q8_0Interleaved(w, K, _): Q8Interleaved.dequantizeRow(w, K: K, n: tokens[t], into: o)
+        case .outputMajor, .inputMajor: preconditionFailure("a token embedding is stored with one row per token, never [C, V]")
         }
-    case .inputMajor, .packed, .q8_0Interleaved:
-        preconditionFailure("a token embedding is stored as rows of C, never [C, V] or packed")
+        for i in 0..<C { o[i] += p[i] }
     }
 }

@@ -50,19 +50,15 @@ extension GPT2Weights {
                 return quantizeRows(K: K, N: N) { n, _ in w + n * K }
             }
         }
-        var blocks = self.blocks.map { b in
-            var q = b
-            q.qkv = convert(b.qkv); q.attnProj = convert(b.attnProj)
-            q.fc = convert(b.fc); q.fcProj = convert(b.fcProj)
-            return q
-        }
-        var head = convert(lmHead)
+        var matrices = Matrices(blocks: self.blocks, lmHead: lmHead, untiedTokenEmbedding: nil)
+        matrices.all = matrices.all.map(convert)
         if interleave {
             // The GGML-row copies are dropped once interleaved: only the interleaved buffer is kept.
             let buffer: HugePageBuffer<UInt8>?
-            (blocks, head, buffer) = Self.interleaveQ8(blocks, lmHead: head, releaseMapped: false)
+            (matrices.all, buffer) = Self.interleaveQ8(matrices.all, releaseMapped: false)
             buffers = buffer.map { [$0] } ?? []
         }
+        let blocks = matrices.blocks, head = matrices.lmHead
         // The fp32 matrices that were replaced no longer count (the tied wte still does).
         for (old, new) in zip(self.blocks, blocks) {
             for (o, n) in [(old.qkv, new.qkv), (old.attnProj, new.attnProj), (old.fc, new.fc), (old.fcProj, new.fcProj)]
