@@ -125,7 +125,7 @@ let package = Package(
         .target(name: "Profiling", dependencies: ["GPT2", "GPT2Runtime", "Kernels"], swiftSettings: hotCodeFlags + int8Flags),
         .executableTarget(
             name: "GPT2CLI",
-            dependencies: ["GPT2", "Profiling", "GPT2Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["GPT2", "ModelIO", "Profiling", "GPT2Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
         .testTarget(name: "GPT2RuntimeTests", dependencies: ["GPT2Runtime"], swiftSettings: cpuFlags),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ModelIO
 import Profiling
 
 @main
@@ -15,4 +16,17 @@ struct GPT2Command: ParsableCommand {
         subcommands: [Generate.self, Tokenize.self, Perplexity.self, Quantize.self, InitRandom.self, Inspect.self,
                       Bench.self, Calibrate.self, Profile.self]
     )
+
+    static func main() {
+        // A model file truncated or overwritten while a command reads it ends the command with
+        // a one-line error (a loaded model no longer reads its file, so a run that is already
+        // generating keeps going).
+        MappedFile.exitOnTruncation()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

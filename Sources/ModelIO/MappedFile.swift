@@ -6,8 +6,10 @@ import Darwin
 
 /// A read-only private mapping of a whole file (mmap), unmapped on deinit.
 ///
-/// Model weights are used in place from the mapping: the kernel pages them in on demand and
-/// shares them with the page cache, so opening a 500 MB file costs almost nothing.
+/// Parsers and loaders read the file in place: the kernel pages it in on demand and shares it
+/// with the page cache, so opening a 500 MB file costs almost nothing. A file truncated while
+/// mapped raises SIGBUS on the next touch of a page past its new end; `exitOnTruncation()` turns
+/// that into a one-line error. (A loaded model does not keep its file mapped: see `GPT2Weights`.)
 public final class MappedFile: @unchecked Sendable {
     /// The path the file was opened with (used in error messages).
     public let path: String
@@ -48,10 +50,34 @@ public final class MappedFile: @unchecked Sendable {
         }
         self.base = mapped
         self.size = size
+        MappedRanges.insert(base: mapped, size: size, path: path)
     }
 
     deinit {
+        MappedRanges.remove(base: base)
         munmap(base, size)
+    }
+
+    /// Installs a SIGBUS handler for the process: a fault inside a live `MappedFile` (its file
+    /// was truncated or replaced in place while it was being read) prints
+    /// "Error: PATH was truncated or changed while it was being read" to stderr and exits with
+    /// status 1, instead of a crash; any other SIGBUS still kills the process as before.
+    /// For command-line tools: a library cannot recover from the fault, only report it.
+    public static func exitOnTruncation() {
+        var action = sigaction()
+        action.__sigaction_handler.sa_sigaction = { _, info, _ in
+            if let info, let path = MappedRanges.path(containing: info.pointee._sifields._sigfault.si_addr) {
+                let messages = ["Error: ", nil, " was truncated or changed while it was being read\n"] as [StaticString?]
+                for part in messages {
+                    if let part { _ = write(2, part.utf8Start, part.utf8CodeUnitCount) } else { _ = write(2, path, strlen(path)) }
+                }
+                _exit(1)
+            }
+            signal(SIGBUS, SIG_DFL)  // not a mapped model file: the fault repeats and kills as usual
+        }
+        action.sa_flags = SA_SIGINFO
+        sigemptyset(&action.sa_mask)
+        sigaction(SIGBUS, &action, nil)
     }
 
     /// The whole file's contents, valid for the lifetime of this object.
@@ -88,5 +114,49 @@ public final class MappedFile: @unchecked Sendable {
         case ENOTDIR: return "a component of the path is not a directory"
         default: return String(cString: strerror(code))
         }
+    }
+}
+
+/// The live mappings, for the SIGBUS handler: fixed slots written under a lock and read by the
+/// handler without one (it must not allocate or lock). A slot's path is a C string it owns.
+enum MappedRanges {
+    struct Slot {
+        var start: UInt = 0, end: UInt = 0
+        var path: UnsafeMutablePointer<CChar>? = nil
+    }
+    static let capacity = 256
+    nonisolated(unsafe) static let slots: UnsafeMutablePointer<Slot> = {
+        let slots = UnsafeMutablePointer<Slot>.allocate(capacity: capacity)
+        slots.initialize(repeating: Slot(), count: capacity)
+        return slots
+    }()
+    nonisolated(unsafe) static var lock = pthread_mutex_t()
+
+    static func insert(base: UnsafeMutableRawPointer, size: Int, path: String) {
+        let start = UInt(bitPattern: base)
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        // More live mappings than slots: the extra ones are simply not reported by name.
+        guard let free = (0..<capacity).first(where: { slots[$0].end == 0 }) else { return }
+        slots[free].path = strdup(path)
+        slots[free].start = start
+        slots[free].end = start + UInt(size)
+    }
+
+    static func remove(base: UnsafeMutableRawPointer) {
+        let start = UInt(bitPattern: base)
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        guard let slot = (0..<capacity).first(where: { slots[$0].start == start && slots[$0].end != 0 }) else { return }
+        slots[slot].end = 0
+        free(slots[slot].path)
+        slots[slot].path = nil
+    }
+
+    /// The path of the live mapping that holds `address`, or nil.
+    static func path(containing address: UnsafeMutableRawPointer?) -> UnsafeMutablePointer<CChar>? {
+        let a = UInt(bitPattern: address)
+        for i in 0..<capacity where slots[i].start <= a && a < slots[i].end { return slots[i].path }
+        return nil
     }
 }

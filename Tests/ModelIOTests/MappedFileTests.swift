@@ -64,3 +64,22 @@ import Testing
         #expect(error?.description == "\(path): cannot open: permission denied")
     }
 }
+
+/// A file truncated under its mapping raises SIGBUS at the next touch past its new end: with
+/// `exitOnTruncation()` that is a one-line error and exit status 1, not a crash.
+struct MappedFileTruncationTests {
+    @Test func truncationWhileReadingIsAClearError() async {
+        let result = await #expect(processExitsWith: .exitCode(1), observing: [\.standardErrorContent]) {
+            let path = NSTemporaryDirectory() + "truncated-\(getpid()).bin"
+            FileManager.default.createFile(atPath: path, contents: Data(repeating: 7, count: 1 << 20))
+            let file = try MappedFile(path: path)
+            MappedFile.exitOnTruncation()
+            truncate(path, 0)
+            var sum = 0
+            for i in stride(from: 0, to: file.count, by: 4096) { sum += Int(file.bytes[i]) }
+            print(sum)  // not reached
+        }
+        let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(stderr.contains("Error: ") && stderr.contains("truncated-") && stderr.contains("was truncated or changed while it was being read"), "\(stderr)")
+    }
+}
