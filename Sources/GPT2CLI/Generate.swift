@@ -39,6 +39,9 @@ struct Generate: ParsableCommand {
     @Flag(name: .customLong("ignore-eos"), help: "Keep generating after <|endoftext|> (fixed-length runs).")
     var ignoreEOS = false
 
+    @Flag(name: .customLong("context-shift"), help: "When the context is full, keep its last half, evaluate it again and go on (each shift costs a prefill of n_positions/2 tokens); without it, generation stops there.")
+    var contextShift = false
+
     func validate() throws {
         guard n >= 0 else { throw ValidationError("-n must not be negative, got \(n)") }
         try sampling(seed: 0).validate()
@@ -70,7 +73,7 @@ struct Generate: ParsableCommand {
 
         let out = FileHandle.standardOutput
         out.write(Data(text.utf8))
-        let options = GenerationOptions(maxNewTokens: n, sampling: sampling(seed: seed), stopAtEndOfText: !ignoreEOS)
+        let options = GenerationOptions(maxNewTokens: n, sampling: sampling(seed: seed), stopAtEndOfText: !ignoreEOS, contextShift: contextShift)
         let stats = try generator.generate(promptTokens: prompt, options: options) { token in
             out.write(Data(token.text.utf8))
             return true
@@ -80,6 +83,7 @@ struct Generate: ParsableCommand {
             + String(format: " (%.1f tokens/s)", stats.promptTokensPerSecond))
         printError("generation: \(stats.generatedTokens) tokens"
             + String(format: ", %.2f ms/token (%.1f tokens/s)", stats.decodeMillisecondsPerToken, stats.decodeTokensPerSecond)
+            + (stats.contextShifts > 0 ? ", \(stats.contextShifts) context shifts" : "")
             + ", stopped: \(stats.stopReason.rawValue)")
     }
 }

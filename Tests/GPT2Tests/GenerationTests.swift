@@ -127,4 +127,25 @@ struct GenerationTests {
             try PerplexityEvaluation(context: 8, stride: 8, modelContext: 64).evaluate(session: session, tokens: [1])
         }
     }
+
+    /// With a context shift, the run after each shift is exactly a fresh run whose prompt is the
+    /// kept half of the window.
+    @Test func contextShiftContinuesFromTheKeptHalf() throws {
+        let generator = try makeGenerator()
+        let P = generator.model.config.nPositions
+        let prompt = Array(Self.fixture.tokens[..<4])
+        let total = 2 * P + 5
+        let (ids, stats) = try generate(generator, prompt: prompt, GenerationOptions(maxNewTokens: total, sampling: .greedy, stopAtEndOfText: false, contextShift: true))
+        #expect(ids.count == total && stats.stopReason == .maxTokens)
+        // A shift comes when a token is sampled with the window full: first ids[P − 4], then every
+        // P/2 + 1 tokens (the kept half, then P/2 tokens fed), unless it is the last token wanted.
+        let firstShift = P - prompt.count
+        #expect(stats.contextShifts == 1 + (total - 2 - firstShift) / (P / 2 + 1))
+        let kept = Array((prompt + ids[...firstShift]).suffix(P / 2))
+        let (fresh, _) = try generate(generator, prompt: kept, GenerationOptions(maxNewTokens: total - firstShift - 1, sampling: .greedy, stopAtEndOfText: false, contextShift: true))
+        #expect(fresh == Array(ids[(firstShift + 1)...]))
+        // Without the option, generation stops at the full context.
+        let (stopped, stoppedStats) = try generate(generator, prompt: prompt, GenerationOptions(maxNewTokens: total, sampling: .greedy, stopAtEndOfText: false))
+        #expect(stoppedStats.stopReason == .contextFull && stopped == Array(ids[...firstShift]))
+    }
 }

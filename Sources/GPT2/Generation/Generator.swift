@@ -10,11 +10,18 @@ public struct GenerationOptions: Sendable {
     public var sampling: SamplingParameters
     /// Stop at `<|endoftext|>`; benchmarks turn this off for fixed-length runs.
     public var stopAtEndOfText: Bool
+    /// When the context is full, keep its last half, evaluate it again from position 0 and go
+    /// on (GPT-2's positions are learned and absolute, so the kept tokens cannot simply be moved
+    /// in the KV cache). Each shift costs a prefill of n_positions/2 tokens. Without it,
+    /// generation stops with `StopReason.contextFull`.
+    public var contextShift: Bool
 
-    public init(maxNewTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(), stopAtEndOfText: Bool = true) {
+    public init(maxNewTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(), stopAtEndOfText: Bool = true,
+                contextShift: Bool = false) {
         self.maxNewTokens = maxNewTokens
         self.sampling = sampling
         self.stopAtEndOfText = stopAtEndOfText
+        self.contextShift = contextShift
     }
 }
 
@@ -39,6 +46,9 @@ public struct GenerationStats: Sendable {
     /// token is sampled but never fed back) and the time they took, sampling included.
     public var decodeSteps = 0
     public var decodeNanoseconds: UInt64 = 0
+    /// Context shifts (see `GenerationOptions.contextShift`); their re-evaluation time is part
+    /// of `decodeNanoseconds`.
+    public var contextShifts = 0
     public var stopReason = StopReason.maxTokens
 
     public var promptTokensPerSecond: Double { rate(promptTokens, promptNanoseconds) }
@@ -112,7 +122,17 @@ public final class Generator {
             decodeStart = monotonicNanoseconds()
             if !keepGoing { stats.stopReason = .stopped; break }
             if stats.generatedTokens == options.maxNewTokens { break }
-            if session.position == config.nPositions { stats.stopReason = .contextFull; break }
+            if session.position == config.nPositions {
+                guard options.contextShift else { stats.stopReason = .contextFull; break }
+                // The kept half is the whole history from now on (the repeat penalty's "all" too,
+                // as llama.cpp bounds it by the context).
+                history = Array(history.suffix(config.nPositions / 2))
+                session.reset()
+                logits = try session.evaluate(history)
+                stats.contextShifts += 1
+                stats.decodeSteps += 1
+                continue
+            }
             logits = try session.evaluate([token])
             stats.decodeSteps += 1
         }
