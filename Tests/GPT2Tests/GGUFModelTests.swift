@@ -2,6 +2,7 @@ import Foundation
 import ModelIO
 import Testing
 import Tokenizer
+import Kernels
 @testable import GPT2
 
 /// GPT-2 as GGUF: export, load (F32/F16/Q8_0), tokenizer from metadata, validation.
@@ -174,5 +175,37 @@ struct GGUFModelTests {
         }
         #expect(try GGUFFile(path: path)["blk.0.ffn_up.weight"]?.type.name == "Q4_0")
         #expect(message { _ = try GPT2Model.load(path: path) }.contains("\"blk.0.ffn_up.weight\" has type Q4_0; only F32, F16 and Q8_0 are supported"))
+    }
+
+    /// `--numa distribute` moves each thread's decode slice of every matrix to its node: the
+    /// slices must cover the packed fp32 and the interleaved Q8_0 matrices alike, exactly.
+    @Test(arguments: [GGUFExport.TensorType.f32, .q8_0])
+    func numaSlicesCoverEveryMatrix(type: GGUFExport.TensorType) throws {
+        let model = try GPT2Model.load(path: try export(type))
+        let w = model.weights
+        let matrices = w.blocks.flatMap { [$0.qkv, $0.attnProj, $0.fc, $0.fcProj] } + [w.lmHead]
+        var expected: [(start: UnsafeRawPointer, bytes: Int)] = []
+        for matrix in matrices {
+            switch matrix {
+            case let .packed(p, K, N): expected.append((UnsafeRawPointer(p), packedCount(K: K, N: N) * 4))
+            case let .q8_0Interleaved(p, K, N): expected.append((p, Q8Interleaved.byteCount(K: K, N: N)))
+            default: Issue.record("\(type): a matrix is neither packed nor interleaved")
+            }
+        }
+        let threads = 3
+        let slices = w.threadSlices(threads: threads)
+        #expect(slices.count == threads)
+        // Per matrix, the threads' slices follow each other from its start to its end.
+        let all = slices.flatMap { $0 }
+        for (index, matrix) in expected.enumerated() {
+            let mine = all.filter { $0.start >= matrix.start && $0.start < matrix.start + matrix.bytes }.sorted { $0.start < $1.start }
+            #expect(!mine.isEmpty && mine.count <= threads)
+            var end = matrix.start
+            for slice in mine {
+                #expect(slice.start == end)
+                end += slice.bytes
+            }
+            #expect(end == matrix.start + matrix.bytes, "\(type) matrix \(index)")
+        }
     }
 }
