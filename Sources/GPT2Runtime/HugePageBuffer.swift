@@ -29,9 +29,10 @@ public final class HugePageBuffer<Element>: @unchecked Sendable {
     public var buffer: UnsafeMutableBufferPointer<Element> { .init(start: pointer, count: count) }
 }
 
-/// Releases the pages of a read-only file mapping that lie wholly inside `start ..< start+bytes`
-/// (`MADV_DONTNEED`): they leave this process's resident set and are read again from the page
-/// cache only if touched. For mapped weights that were copied elsewhere (packed) at load.
+/// Releases the pages that lie wholly inside `start ..< start+bytes` (`MADV_DONTNEED`): they
+/// leave this process's resident set. For weights copied elsewhere (packed) at load: pages of a
+/// read-only file mapping are read again from the page cache if touched; pages of a private
+/// buffer read as zeros afterwards, so use it only on a buffer that is about to be freed.
 public func releaseMappedPages(_ start: UnsafeRawPointer, bytes: Int) {
     let page = Int(sysconf(Int32(_SC_PAGESIZE)))
     let lo = (Int(bitPattern: start) + page - 1) / page * page

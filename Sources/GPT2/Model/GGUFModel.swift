@@ -68,8 +68,8 @@ extension GPT2Weights {
         var owners: [AnyObject] = pack ? [] : [gguf.file]
         var bytes = 0
         var used: Set<String> = []
-        /// fp32 matrices viewed in the mapping, and converted ones held until they are packed.
-        var mapped: Set<UnsafePointer<Float>> = [], transient: [AnyObject] = []
+        /// fp32 matrices (views of the mapping or converted copies) held until they are packed.
+        var transient: [FloatTensor] = []
         func info(_ name: String, _ ne: [Int]) throws -> GGUFTensorInfo {
             guard let info = gguf[name] else { throw GPT2Error.invalidModelFile(path: path, problem: "tensor \"\(name)\" is missing") }
             guard info.ne == ne else {
@@ -95,9 +95,9 @@ extension GPT2Weights {
             switch tensor.type {
             case .f32, .f16:
                 let floats = try gguf.floats(tensor)
-                if floats.isMappedView { mapped.insert(floats.pointer) } else { bytes += 2 * floats.count }
-                // Packed, a converted copy is needed only until it is packed.
-                if !floats.isMappedView { if pack { transient.append(floats.owner) } else { owners.append(floats.owner) } }
+                if !floats.isMappedView { bytes += 2 * floats.count }
+                // Packed, the original (mapped or converted) is needed only until it is packed.
+                if pack { transient.append(floats) } else if !floats.isMappedView { owners.append(floats.owner) }
                 return .outputMajor(floats.pointer, K: K, N: N)
             case .q8_0:
                 return .q8_0(gguf.rawBytes(of: tensor).baseAddress!, K: K, N: N)
@@ -125,7 +125,7 @@ extension GPT2Weights {
         var matrices = Matrices(blocks: blocks, lmHead: lmHead, untiedTokenEmbedding: tied ? nil : tokenEmbedding)
         if pack {
             let floatBuffer: HugePageBuffer<Float>?, q8Buffer: HugePageBuffer<UInt8>?
-            (matrices.all, floatBuffer) = Self.packMatrices(matrices.all, releasing: mapped)
+            (matrices.all, floatBuffer) = Self.packMatrices(matrices.all, releasing: Set(transient.map(\.pointer)))
             (matrices.all, q8Buffer) = Self.interleaveQ8(matrices.all, releaseMapped: true)
             owners += [floatBuffer, q8Buffer].compactMap { $0 as AnyObject? }
             withExtendedLifetime(transient) {}

@@ -117,12 +117,11 @@ public final class GPT2Weights: @unchecked Sendable {
         var matrices = Matrices(blocks: blocks, lmHead: head, untiedTokenEmbedding: tied ? nil : tokenEmbedding)
         var owners: [AnyObject] = storage.map(\.owner)
         if pack {
-            // The packed copies replace the originals: each matrix's mapped pages leave this
-            // process's memory as soon as it is packed, so that the peak stays near one copy;
-            // converted copies in `transient` are freed on return.
-            let mapped = Set(transient.filter(\.isMappedView).map(\.pointer))
+            // The packed copies replace the originals: each matrix's pages (mapped, or converted
+            // from F16/BF16) leave this process's memory as soon as it is packed, so that the
+            // peak stays near one copy; the converted buffers themselves are freed on return.
             let buffer: HugePageBuffer<Float>?
-            (matrices.all, buffer) = Self.packMatrices(matrices.all, releasing: mapped)
+            (matrices.all, buffer) = Self.packMatrices(matrices.all, releasing: Set(transient.map(\.pointer)))
             owners += buffer.map { [$0] } ?? []
         }
         self.init(
@@ -133,8 +132,9 @@ public final class GPT2Weights: @unchecked Sendable {
 
     /// Copies every fp32 matrix (`.inputMajor`, `.outputMajor`) into one huge-page buffer in the
     /// packed layout; returns the matrices, packed ones pointing into it, and the buffer (nil when
-    /// none was fp32). Mapped originals in `mapped` are released from memory as they are packed.
-    static func packMatrices(_ matrices: [LinearWeight], releasing mapped: Set<UnsafePointer<Float>>) -> ([LinearWeight], HugePageBuffer<Float>?) {
+    /// none was fp32). The originals in `releasing` (views of a mapping, or converted copies
+    /// about to be freed) are released from memory (`MADV_DONTNEED`) as soon as they are packed.
+    static func packMatrices(_ matrices: [LinearWeight], releasing: Set<UnsafePointer<Float>>) -> ([LinearWeight], HugePageBuffer<Float>?) {
         var total = 0
         for case let .inputMajor(_, K, N) in matrices { total += packedCount(K: K, N: N) }
         for case let .outputMajor(_, K, N) in matrices { total += packedCount(K: K, N: N) }
@@ -153,7 +153,7 @@ public final class GPT2Weights: @unchecked Sendable {
                 parallelFor((N + packedPanelWidth - 1) / packedPanelWidth) { panels in
                     if inputMajor { packInputMajor(dst, w, K: K, N: N, panels: panels) } else { packOutputMajor(dst, w, K: K, N: N, panels: panels) }
                 }
-                if mapped.contains(w) { releaseMappedPages(UnsafeRawPointer(w), bytes: K * N * 4) }
+                if releasing.contains(w) { releaseMappedPages(UnsafeRawPointer(w), bytes: K * N * 4) }
             case .packed, .q8_0, .q8_0Interleaved: return weight
             }
             offset += packedCount(K: K, N: N)
