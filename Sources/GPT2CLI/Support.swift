@@ -48,10 +48,20 @@ struct TextInput: ParsableArguments {
     }
 }
 
-/// The UTF-8 text of the file at `path`; a one-line error that says why it cannot be read.
+/// The UTF-8 text of the file at `path` (a pipe such as /dev/stdin too); a one-line error that
+/// says why it cannot be read.
 func readTextFile(_ path: String) throws -> String {
+    func failure(_ code: Int32) -> ValidationError {
+        let reason = String(cString: strerror(code))
+        return ValidationError("cannot read \(path): \(reason.prefix(1).lowercased() + reason.dropFirst())")
+    }
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw failure(errno) }
+    let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    var info = stat()
+    if fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFDIR { throw failure(EISDIR) }
     let data: Data
-    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+    do { data = try handle.readToEnd() ?? Data() } catch {
         throw ValidationError("cannot read \(path): \(fileErrorReason(error) ?? "\(error)")")
     }
     guard let text = String(data: data, encoding: .utf8) else {
