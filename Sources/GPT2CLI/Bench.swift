@@ -3,6 +3,7 @@ import Foundation
 import GPT2
 import Profiling
 import GPT2Runtime
+import Synchronization
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,25 +15,26 @@ struct Bench: ParsableCommand {
             next-token choice (an argmax) unless --include-sampling. Beyond llama-bench: per-token \
             latency percentiles, time to first token, load time, peak RSS, and the weight bytes a \
             token streams per second as a share of the read bandwidth `gpt2 calibrate` measured. \
-            Results go to stdout; one progress line per test to stderr.
+            Results go to stdout; one progress line per test to stderr. Ctrl-C prints the rows \
+            measured so far and exits with status 130.
             """)
 
     @Option(name: [.short, .long], help: "Models, comma-separated (default: the random-weight gpt2 124M).")
     var model: [String] = []
 
-    @Option(name: .short, help: "Prompt sizes, comma-separated; 0 skips.")
+    @Option(name: .short, parsing: .unconditional, help: "Prompt sizes, comma-separated; 0 skips.")
     var p = "512"
 
-    @Option(name: .short, help: "Generation sizes, comma-separated; 0 skips.")
+    @Option(name: .short, parsing: .unconditional, help: "Generation sizes, comma-separated; 0 skips.")
     var n = "128"
 
-    @Option(name: .customLong("pg", withSingleDash: true), help: ArgumentHelp("A prompt then generation test PP,TG (repeatable).", valueName: "pp,tg"))
+    @Option(name: .customLong("pg", withSingleDash: true), parsing: .unconditionalSingleValue, help: ArgumentHelp("A prompt then generation test PP,TG (repeatable).", valueName: "pp,tg"))
     var pg: [String] = []
 
-    @Option(name: .short, help: "Thread counts, comma-separated (default: every CPU this process may use).")
+    @Option(name: .short, parsing: .unconditional, help: "Thread counts, comma-separated (default: every CPU this process may use).")
     var t: String?
 
-    @Option(name: .short, help: "Repetitions of each test.")
+    @Option(name: .short, parsing: .unconditional, help: "Repetitions of each test.")
     var r = 5
 
     @Option(help: "NUMA: off (no pinning), distribute (threads round-robin over nodes, each thread's weights on its node), isolate (only the current node's CPUs).")
@@ -48,7 +50,8 @@ struct Bench: ParsableCommand {
     var profiler = "off"
 
     func validate() throws {
-        _ = try plan(models: ["-"])
+        let plan = try plan(models: ["-"])
+        if let most = plan.threads.max() { warnIfOversubscribed(threads: most, option: "-t") }
         guard BenchFormat(rawValue: o) != nil else {
             throw ValidationError("unknown output format '\(o)' (expected md, csv, json or jsonl)")
         }
@@ -89,9 +92,28 @@ struct Bench: ParsableCommand {
         let models = model.flatMap { $0.split(separator: ",").map(String.init) }
         let plan = try plan(models: models.isEmpty ? [try DefaultModel.ensure(note: printError)] : models)
         let ceilings = MachineCeilings.loadCached()
-        let records = try plan.run(ceilings: ceilings, progress: printError)
-        FileHandle.standardOutput.write(Data(try records.formatted(BenchFormat(rawValue: o)!, ceilings: ceilings).utf8))
+        let format = BenchFormat(rawValue: o)!
+        let results = Mutex(BenchResults())
+        Signals.onInterrupt {
+            results.withLock { results in
+                guard !results.complete else { return }  // the full table is being printed
+                FileHandle.standardOutput.write(Data(((try? results.records.formatted(format, ceilings: ceilings)) ?? "").utf8))
+                printError("bench: interrupted after \(results.records.count) of \(plan.rowCount) rows")
+                _exit(interruptedExitStatus)  // the pool's threads are mid-test: end without unwinding them
+            }
+        }
+        let records = try plan.run(ceilings: ceilings, progress: printError,
+                                   onRecord: { record in results.withLock { $0.records.append(record) } })
+        results.withLock { $0.complete = true }
+        FileHandle.standardOutput.write(Data(try records.formatted(format, ceilings: ceilings).utf8))
     }
+}
+
+/// The rows measured so far, for a Ctrl-C that comes before the sweep ends.
+struct BenchResults {
+    var records: [BenchRecord] = []
+    /// The sweep ended and its output is being written.
+    var complete = false
 }
 
 /// Parses a comma-separated list of non-negative integers such as "128,512".

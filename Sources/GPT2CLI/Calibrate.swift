@@ -14,13 +14,13 @@ struct Calibrate: ParsableCommand {
             \(MachineCeilings.cachePath).
             """)
 
-    @Option(name: [.short, .long], help: "Measure 1…THREADS threads (default: every CPU this process may use).")
+    @Option(name: [.short, .long], parsing: .unconditional, help: "Measure 1…THREADS threads (default: every CPU this process may use).")
     var threads: Int?
 
-    @Option(name: .customLong("buffer-mib"), help: "Size of the bandwidth buffer in MiB.")
+    @Option(name: .customLong("buffer-mib"), parsing: .unconditional, help: "Size of the bandwidth buffer in MiB.")
     var bufferMiB = 512
 
-    @Option(name: .short, help: "Runs of each measurement; the best counts.")
+    @Option(name: .short, parsing: .unconditional, help: "Runs of each measurement; the best counts.")
     var r = 5
 
     @Flag(help: "Print the cached calibration without measuring.")
@@ -30,6 +30,7 @@ struct Calibrate: ParsableCommand {
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024, got \(threads)") }
         guard bufferMiB >= 64 else { throw ValidationError("--buffer-mib must be at least 64 (the L3 cache is 32 MiB), got \(bufferMiB)") }
         guard r >= 1 else { throw ValidationError("-r must be at least 1, got \(r)") }
+        if let threads { warnIfOversubscribed(threads: threads, option: "--threads") }
     }
 
     func run() throws {

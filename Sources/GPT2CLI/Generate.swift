@@ -7,7 +7,11 @@ import Tokenizer
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate text from a prompt, streaming it token by token.",
-        discussion: "The prompt and the generated text go to stdout; load time and speed go to stderr.")
+        discussion: """
+            The prompt and the generated text go to stdout; load time and speed go to stderr. \
+            Ctrl-C stops generation after the current token, prints the statistics so far and \
+            exits with status 130.
+            """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var input: TextInput
@@ -33,7 +37,7 @@ struct Generate: ParsableCommand {
     @Option(name: .customLong("repeat-last-n"), parsing: .unconditional, help: "How many recent tokens the repeat penalty looks at (-1 = all).")
     var repeatLastN = 64
 
-    @Option(help: "Random seed (default: a random one, printed so the run can be repeated).")
+    @Option(parsing: .unconditional, help: "Random seed (default: a random one, printed so the run can be repeated).")
     var seed: UInt64?
 
     @Flag(name: .customLong("ignore-eos"), help: "Keep generating after <|endoftext|> (fixed-length runs).")
@@ -73,10 +77,11 @@ struct Generate: ParsableCommand {
 
         let out = FileHandle.standardOutput
         out.write(Data(text.utf8))
+        let interrupt = Signals.interruptFlag()
         let options = GenerationOptions(maxNewTokens: n, sampling: sampling(seed: seed), stopAtEndOfText: !ignoreEOS, contextShift: contextShift)
         let stats = try generator.generate(promptTokens: prompt, options: options) { token in
             out.write(Data(token.text.utf8))
-            return true
+            return !interrupt.isRaised
         }
         out.write(Data("\n".utf8))
         printError("prompt: \(stats.promptTokens) tokens in \(formatDuration(nanoseconds: stats.promptNanoseconds))"
@@ -84,6 +89,7 @@ struct Generate: ParsableCommand {
         printError("generation: \(stats.generatedTokens) tokens"
             + String(format: ", %.2f ms/token (%.1f tokens/s)", stats.decodeMillisecondsPerToken, stats.decodeTokensPerSecond)
             + (stats.contextShifts > 0 ? ", \(stats.contextShifts) context shifts" : "")
-            + ", stopped: \(stats.stopReason.rawValue)")
+            + ", stopped: \(interrupt.isRaised ? "interrupted" : stats.stopReason.rawValue)")
+        if interrupt.isRaised { throw ExitCode(interruptedExitStatus) }
     }
 }

@@ -15,17 +15,17 @@ struct InitRandom: ParsableCommand {
     @Option(help: "Size: gpt2, gpt2-medium, gpt2-large or gpt2-xl.")
     var config = "gpt2"
 
-    @Option(help: "Random seed.")
+    @Option(parsing: .unconditional, help: "Random seed.")
     var seed: UInt64 = 0
 
     @Option(help: "Output directory.")
     var out: String
 
-    @Option(name: .customLong("n-layer")) var nLayer: Int?
-    @Option(name: .customLong("n-head")) var nHead: Int?
-    @Option(name: .customLong("n-embd")) var nEmbd: Int?
-    @Option(name: .customLong("n-positions")) var nPositions: Int?
-    @Option(name: .customLong("vocab-size")) var vocabSize: Int?
+    @Option(name: .customLong("n-layer"), parsing: .unconditional) var nLayer: Int?
+    @Option(name: .customLong("n-head"), parsing: .unconditional) var nHead: Int?
+    @Option(name: .customLong("n-embd"), parsing: .unconditional) var nEmbd: Int?
+    @Option(name: .customLong("n-positions"), parsing: .unconditional) var nPositions: Int?
+    @Option(name: .customLong("vocab-size"), parsing: .unconditional) var vocabSize: Int?
 
     func modelConfig() throws -> GPT2Config {
         guard var c = GPT2Config.preset(config) else {

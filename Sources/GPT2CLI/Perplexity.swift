@@ -18,10 +18,10 @@ struct Perplexity: ParsableCommand {
     @Option(name: [.short, .long], help: "Text file to score.")
     var file: String
 
-    @Option(name: [.short, .long], help: "Window length in tokens (default: the model's n_positions).")
+    @Option(name: [.short, .long], parsing: .unconditional, help: "Window length in tokens (default: the model's n_positions).")
     var context: Int?
 
-    @Option(help: "Tokens between window starts (default: the window length).")
+    @Option(parsing: .unconditional, help: "Tokens between window starts (default: the window length).")
     var stride: Int?
 
     @Option(name: .customLong("dump-logits"), help: "Write the logits of every scored position (float32 LE, [positions, n_vocab]) to this file.")
@@ -38,8 +38,7 @@ struct Perplexity: ParsableCommand {
     }
 
     func run() throws {
-        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-        guard let text = String(data: data, encoding: .utf8) else { throw ValidationError("\(file) is not valid UTF-8 text") }
+        let text = try readTextFile(file)
         let path = try modelOptions.resolvedModelPath()
         let model = try GPT2Model.load(path: path)
         let tokenizer = try GPT2Model.loadTokenizer(path: path)

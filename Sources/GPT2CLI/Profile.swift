@@ -19,10 +19,10 @@ struct Profile: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(name: .short, help: "Prompt tokens of the prefill step.")
+    @Option(name: .short, parsing: .unconditional, help: "Prompt tokens of the prefill step.")
     var p = 128
 
-    @Option(name: .short, help: "Decode steps.")
+    @Option(name: .short, parsing: .unconditional, help: "Decode steps.")
     var n = 64
 
     @Option(help: "Write a Chrome trace-event JSON file.")
@@ -31,7 +31,7 @@ struct Profile: ParsableCommand {
     @Option(help: "Write a self-contained HTML report.")
     var report: String?
 
-    @Option(help: "Seed of the random prompt and the sampler.")
+    @Option(parsing: .unconditional, help: "Seed of the random prompt and the sampler.")
     var seed: UInt64 = 0
 
     func validate() throws {
@@ -77,7 +77,7 @@ struct Profile: ParsableCommand {
 
     private func write(_ text: String, to path: String) throws {
         do { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) } catch {
-            throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+            throw ValidationError("cannot write \(path): \(fileErrorReason(error) ?? "\(error)")")
         }
     }
 }

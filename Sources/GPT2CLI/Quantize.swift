@@ -10,7 +10,9 @@ struct Quantize: ParsableCommand {
             IN is a Hugging Face checkpoint (directory or .safetensors) or a GGUF file. OUT gets \
             llama.cpp's GPT-2 metadata, tensor names and tokenizer. --type applies to every \
             matmul weight, token_embd (also the LM head) included; position_embd, norms and \
-            biases stay F32.
+            biases stay F32. OUT is written to a temporary file beside it, then renamed: an \
+            existing OUT is replaced whole (keeping its permissions) or not at all. OUT may not be \
+            the input, nor any file of the input checkpoint.
             """)
 
     @Argument(help: "Input model: a checkpoint directory, a .safetensors file or a .gguf file.")
@@ -29,6 +31,13 @@ struct Quantize: ParsableCommand {
         guard GGUFExport.TensorType(rawValue: type) != nil else {
             throw ValidationError("unknown --type \"\(type)\"; expected q8_0, f16 or f32")
         }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ValidationError("\(output) is a directory; OUT is the .gguf file to write")
+        }
+        if let conflict = inputConflict(output: output, inputs: GPT2Model.inputFiles(path: input)) {
+            throw ValidationError("refusing to write \(output): \(conflict); choose another output file")
+        }
     }
 
     func run() throws {
@@ -38,11 +47,13 @@ struct Quantize: ParsableCommand {
         let tokenizer = try GPT2Model.loadTokenizer(path: input)
         let loaded = monotonicNanoseconds()
         let modelName = name ?? ((input as NSString).lastPathComponent as NSString).deletingPathExtension
+        let replacing = FileManager.default.fileExists(atPath: output)
         let report = try GGUFExport.write(model: model, tokenizer: tokenizer, name: modelName, type: target, to: output)
         let end = monotonicNanoseconds()
         let inputBytes = (try? FileManager.default.attributesOfItem(atPath: model.weightsPath)[.size] as? Int) ?? 0
         func mb(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
-        printError("\(input) (\(model.storageType), \(mb(inputBytes))) → \(output) (\(type), \(mb(report.bytesWritten)))")
+        printError("\(input) (\(model.storageType), \(mb(inputBytes))) → \(output) (\(type), \(mb(report.bytesWritten)))"
+            + (replacing ? ", replaced the existing file" : ""))
         printError("\(report.tensors) tensors: \(type == "f32" ? "all f32" : "\(report.converted) matrices \(type), the rest f32")"
             + (report.fallbacks.isEmpty ? "" : ", \(report.fallbacks.count) as f16 (rows not a multiple of 32): \(report.fallbacks.joined(separator: ", "))"))
         printError("load \(formatDuration(nanoseconds: loaded - start)), convert + write \(formatDuration(nanoseconds: end - loaded))")

@@ -261,11 +261,13 @@ public struct BenchPlan: Sendable {
         self.numa = numa; self.includeSampling = includeSampling; self.profiler = profiler
     }
 
-    /// Runs every model × threads × test × profiler combination; `progress` gets a line per test.
-    public func run(ceilings: MachineCeilings?, progress: (String) -> Void = { _ in }) throws -> [BenchRecord] {
+    /// Runs every model × threads × test × profiler combination; `progress` gets a line per test,
+    /// `onRecord` each row as soon as it is measured.
+    public func run(ceilings: MachineCeilings?, progress: (String) -> Void = { _ in },
+                    onRecord: (BenchRecord) -> Void = { _ in }) throws -> [BenchRecord] {
         guard repetitions >= 1 else { throw ProfilingError.invalidOption("-r must be at least 1, got \(repetitions)") }
         var records: [BenchRecord] = []
-        let total = modelPaths.count * threads.count * profiler.count * tests.count
+        let total = rowCount
         for path in modelPaths {
             let loadStart = monotonicNanoseconds()
             let model = try GPT2Model.load(path: path)
@@ -295,6 +297,7 @@ public struct BenchPlan: Sendable {
                                                  profiler: withProfiler, measurement: m,
                                                  loadNanoseconds: loadNanoseconds, ceilings: ceilings)
                         records.append(record)
+                        onRecord(record)
                         progress("bench: [\(records.count)/\(total)] \((path as NSString).lastPathComponent) t=\(t)"
                             + (withProfiler ? " profiler=on" : "") + " \(test.name): "
                             + String(format: "%.2f ± %.2f t/s", record.avgTs, record.stddevTs))
@@ -304,6 +307,9 @@ public struct BenchPlan: Sendable {
         }
         return records
     }
+
+    /// The rows (records) the sweep measures: models × threads × tests × profiler modes.
+    public var rowCount: Int { modelPaths.count * threads.count * profiler.count * tests.count }
 
     /// The session a test runs on: `threads` threads placed by `numa`.
     func makeSession(model: GPT2Model, threads: Int) -> GPT2Session {

@@ -4,14 +4,15 @@ import GPT2
 import Testing
 @testable import GPT2CLI
 
-/// Parses and runs a `gpt2` command line in-process; returns the error message, or nil on success.
+/// Parses and runs a `gpt2` command line in-process; returns the one-line error message the
+/// binary would print after "Error: ", or nil on success.
 func runCommand(_ arguments: [String]) -> String? {
     do {
         var command = try GPT2Command.parseAsRoot(arguments)
         try command.run()
         return nil
     } catch {
-        return GPT2Command.message(for: error)
+        return errorMessage(for: error)
     }
 }
 
