@@ -45,13 +45,15 @@ struct Profile: ParsableCommand {
         let threads = modelOptions.threads ?? ThreadPool.availableCPUs().count
         let recording = try ProfileRunner.run(
             model: model, options: ProfileOptions(promptTokens: p, generatedTokens: n, threads: threads,
-                                                  recordThreads: trace != nil, seed: seed))
+                                                  recordThreads: trace != nil, seed: seed, numa: modelOptions.numa))
         let ceilings = MachineCeilings.loadCached()
         let summaries = Phase.allCases.map { PhaseSummary(recording: recording, phase: $0, ceilings: ceilings) }
             .filter { $0.steps > 0 }
-        var notes = ["model: \(path) (\(model.config.nLayer) layers, \(model.storageType)), \(recording.threadCount) threads"]
+        var notes = ["model: \(path) (\(model.config.nLayer) layers, \(model.storageType)), \(recording.threadCount) threads, numa \(recording.numa.rawValue)"]
         if let ceilings {
-            notes.append("roofline: " + String(format: "%.0f GFLOP/s fp32, %.1f GB/s read", ceilings.fp32Peak(threads: threads) ?? 0, ceilings.readBandwidth(threads: threads) ?? 0)
+            let int8 = ceilings.int8Peak(threads: threads).map { String(format: ", %.0f GOP/s int8", $0) } ?? ", int8 peak not measured (no VNNI)"
+            notes.append("roofline: " + String(format: "%.0f GFLOP/s fp32", ceilings.fp32Peak(threads: threads) ?? 0) + int8
+                + String(format: ", %.1f GB/s read", ceilings.readBandwidth(threads: threads) ?? 0)
                 + " (gpt2 calibrate, \(ceilings.measuredAt))")
         } else {
             notes.append("roofline: no calibration cached at \(MachineCeilings.cachePath); run `gpt2 calibrate`")

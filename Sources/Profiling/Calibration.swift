@@ -50,6 +50,9 @@ public struct MachineCeilings: Codable, Equatable, Sendable {
     public func readBandwidth(threads: Int) -> Double? { Self.value(readGBs, threads: threads) }
     /// fp32 FMA peak in GFLOP/s with `threads` threads.
     public func fp32Peak(threads: Int) -> Double? { Self.value(fp32GFLOPs, threads: threads) }
+    /// int8 `vpdpbusd` peak in GOP/s with `threads` threads; nil where it was not measured
+    /// (no AVX-512 VNNI).
+    public func int8Peak(threads: Int) -> Double? { int8GOPs.flatMap { Self.value($0, threads: threads) } }
 
     /// Where the calibration is cached.
     public static var cachePath: String { swiftGPT2CacheDirectory() + "/calibration.json" }

@@ -3,27 +3,39 @@
 
 import GPT2
 
-/// FLOPs and bytes moved by one call of an op.
+/// Arithmetic and bytes moved by one call of an op.
 public struct OpCost: Equatable, Sendable {
     /// Floating-point operations (a multiply-add counts 2).
     public var flops: Double
+    /// Integer operations of the int8 kernels (a multiply-add counts 2): a Q8_0 matmul's dot
+    /// products, which run against the int8 peak, not the fp32 one.
+    public var intOps: Double
     /// Bytes read and written: weights plus activations (and the KV cache for attention).
     public var bytes: Double
 
-    public init(flops: Double, bytes: Double) { self.flops = flops; self.bytes = bytes }
+    public init(flops: Double, intOps: Double = 0, bytes: Double) { self.flops = flops; self.intOps = intOps; self.bytes = bytes }
 
-    public static func + (a: OpCost, b: OpCost) -> OpCost { OpCost(flops: a.flops + b.flops, bytes: a.bytes + b.bytes) }
+    /// All arithmetic, floating-point and integer: the numerator of the "GFLOP/s" (ops/s) column.
+    public var operations: Double { flops + intOps }
+
+    public static func + (a: OpCost, b: OpCost) -> OpCost {
+        OpCost(flops: a.flops + b.flops, intOps: a.intOps + b.intOps, bytes: a.bytes + b.bytes)
+    }
 
     /// The cost of `op` in block `layer` on `tokens` tokens whose first is at `position`.
-    /// Matmuls: FLOPs = 2·M·K·N, bytes = the weight's `byteCount` + bias + input and output
-    /// activations. Attention: 4·C FLOPs per (query, key) pair, the K/V cache rows read once per
+    /// Matmuls: 2·M·K·N operations (integer ones for Q8_0 weights, floating-point otherwise),
+    /// bytes = the weight's `byteCount` + bias + input and output activations. Attention: 4·C FLOPs per (query, key) pair, the K/V cache rows read once per
     /// token. Norms and the embedding: a few FLOPs per element, their inputs and outputs.
     public static func of(_ op: Op, layer: Int, tokens: Int, position: Int, model: GPT2Model) -> OpCost {
         let config = model.config, T = Double(tokens), C = Double(config.nEmbd), f = 4.0
         func linear(_ w: LinearWeight, accumulate: Bool = false) -> OpCost {
             let K = Double(w.inputs), N = Double(w.outputs)
             let activations = T * K + T * N * (accumulate ? 2 : 1) + N
-            return OpCost(flops: 2 * T * K * N, bytes: Double(w.byteCount) + activations * f)
+            let operations = 2 * T * K * N, bytes = Double(w.byteCount) + activations * f
+            switch w {
+            case .q8_0, .q8_0Interleaved: return OpCost(flops: 0, intOps: operations, bytes: bytes)
+            case .inputMajor, .outputMajor, .packed: return OpCost(flops: operations, bytes: bytes)
+            }
         }
         let layerNorm = OpCost(flops: 8 * T * C, bytes: (2 * T * C + 2 * C) * f)
         switch op {

@@ -63,10 +63,13 @@ public struct ProfileRecording: Sendable {
     public var threadSpans: [ThreadSpan]
     /// Region spans lost to a full recorder buffer.
     public var droppedSpans: Int
+    /// The NUMA strategy of the session that ran (pinning and weight placement).
+    public var numa: NumaStrategy
 
-    public init(threadCount: Int, layers: Int, events: [OpEvent], steps: [StepEvent], threadSpans: [ThreadSpan] = [], droppedSpans: Int = 0) {
+    public init(threadCount: Int, layers: Int, events: [OpEvent], steps: [StepEvent], threadSpans: [ThreadSpan] = [], droppedSpans: Int = 0,
+                numa: NumaStrategy = .off) {
         self.threadCount = threadCount; self.layers = layers; self.events = events; self.steps = steps
-        self.threadSpans = threadSpans; self.droppedSpans = droppedSpans
+        self.threadSpans = threadSpans; self.droppedSpans = droppedSpans; self.numa = numa
     }
 }
 
@@ -111,10 +114,13 @@ public struct ProfileOptions: Sendable {
     /// Record per-thread region spans for a trace.
     public var recordThreads: Bool
     public var seed: UInt64
+    /// Thread pinning and weight placement, as in `generate` and `bench`.
+    public var numa: NumaStrategy
 
-    public init(promptTokens: Int = 128, generatedTokens: Int = 64, threads: Int, recordThreads: Bool = false, seed: UInt64 = 0) {
+    public init(promptTokens: Int = 128, generatedTokens: Int = 64, threads: Int, recordThreads: Bool = false, seed: UInt64 = 0,
+                numa: NumaStrategy = .off) {
         self.promptTokens = promptTokens; self.generatedTokens = generatedTokens; self.threads = threads
-        self.recordThreads = recordThreads; self.seed = seed
+        self.recordThreads = recordThreads; self.seed = seed; self.numa = numa
     }
 }
 
@@ -145,7 +151,7 @@ public enum ProfileRunner {
             throw ProfilingError.invalidOption(
                 "-p \(options.promptTokens) + -n \(options.generatedTokens) exceeds the model's context of \(config.nPositions) tokens")
         }
-        let session = GPT2Session(model: model, threads: options.threads)
+        let session = GPT2Session(model: model, threads: options.threads, numa: options.numa)
         let sampler = try Sampler(parameters: SamplingParameters(seed: options.seed), vocabularySize: config.vocabSize)
         var rng = Xoshiro256StarStar(seed: options.seed)
         let prompt = randomTokens(options.promptTokens, vocabularySize: config.vocabSize, rng: &rng)
@@ -185,6 +191,6 @@ public enum ProfileRunner {
             }
         }
         return ProfileRecording(threadCount: session.pool.threadCount, layers: config.nLayer, events: profiler.events,
-                                steps: steps, threadSpans: spans, droppedSpans: recorder?.dropped ?? 0)
+                                steps: steps, threadSpans: spans, droppedSpans: recorder?.dropped ?? 0, numa: session.numa)
     }
 }

@@ -74,20 +74,25 @@ public struct PhaseSummary: Sendable {
 
         let stepNs = Double(max(stepNanoseconds, 1)), tokenCount = Double(max(tokens, 1))
         let peak = ceilings?.fp32Peak(threads: recording.threadCount)
+        let int8Peak = ceilings?.int8Peak(threads: recording.threadCount)
         let bandwidth = ceilings?.readBandwidth(threads: recording.threadCount)
         var rows = order.map { name -> OpRow in
             let t = totals[name]!
             let seconds = Double(max(t.ns, 1)) / 1e9
             var roofline: Double?, bound = ""
-            if let peak, let bandwidth, peak > 0, bandwidth > 0, t.cost.flops + t.cost.bytes > 0 {
-                let computeFloor = t.cost.flops / (peak * 1e9), memoryFloor = t.cost.bytes / (bandwidth * 1e9)
+            // Integer work is rated against the int8 peak; where that was not measured (no VNNI)
+            // an int8 op has no compute floor to compare with, and no roofline.
+            let integerPeak: Double? = t.cost.intOps == 0 ? 1 : int8Peak
+            if let peak, let integerPeak, let bandwidth, peak > 0, integerPeak > 0, bandwidth > 0, t.cost.operations + t.cost.bytes > 0 {
+                let computeFloor = t.cost.flops / (peak * 1e9) + t.cost.intOps / (integerPeak * 1e9)
+                let memoryFloor = t.cost.bytes / (bandwidth * 1e9)
                 roofline = max(computeFloor, memoryFloor) / seconds * 100
                 bound = computeFloor >= memoryFloor ? "compute" : "memory"
             }
             return OpRow(name: name, calls: t.calls, totalNanoseconds: t.ns,
                          millisecondsPerToken: Double(t.ns) / 1e6 / tokenCount,
                          percentOfStep: Double(t.ns) / stepNs * 100,
-                         gflops: t.cost.flops / seconds / 1e9, gbs: t.cost.bytes / seconds / 1e9,
+                         gflops: t.cost.operations / seconds / 1e9, gbs: t.cost.bytes / seconds / 1e9,
                          rooflinePercent: roofline, bound: bound)
         }
         if !recording.threadSpans.isEmpty {

@@ -97,6 +97,47 @@ func onDedicatedThread<T>(_ body: @escaping @Sendable () throws -> T) throws -> 
         #expect(unCalibrated.rows[0].rooflinePercent == nil && unCalibrated.opTable().contains("no calibration"))
     }
 
+    /// Q8_0 matmuls are integer work: rated against the calibrated int8 peak, and without
+    /// one (no VNNI) given no roofline rather than the fp32 peak's.
+    @Test func int8OpsAreRatedAgainstTheInt8Peak() throws {
+        let ms: UInt64 = 1_000_000
+        let recording = ProfileRecording(
+            threadCount: 2, layers: 1,
+            events: [OpEvent(name: "mlp_up", layer: 0, phase: .prefill, tokens: 8, start: 0, end: 10 * ms, cost: OpCost(flops: 0, intOps: 8e9, bytes: 1e6)),
+                     OpEvent(name: "attention", layer: 0, phase: .prefill, tokens: 8, start: 10 * ms, end: 20 * ms, cost: OpCost(flops: 1e9, bytes: 1e6))],
+            steps: [StepEvent(phase: .prefill, tokens: 8, start: 0, end: 20 * ms)])
+        let withInt8 = MachineCeilings(readGBs: [10, 20], fp32GFLOPs: [100, 200], int8GOPs: [400, 800], bufferBytes: 1, measuredAt: "now")
+        let s = PhaseSummary(recording: recording, phase: .prefill, ceilings: withInt8)
+        let up = try #require(s.rows.first { $0.name == "mlp_up" })
+        // 8 GOP at 800 GOP/s (2 threads) = 10 ms: the op runs at its compute roofline.
+        #expect(abs(up.rooflinePercent! - 100) < 1e-6 && up.bound == "compute")
+        #expect(abs(up.gflops - 800) < 1e-6)
+        let attention = try #require(s.rows.first { $0.name == "attention" })
+        #expect(abs(attention.rooflinePercent! - 50) < 1e-6)  // 1 GFLOP at 200 GFLOP/s = 5 ms of 10
+        let noVNNI = MachineCeilings(readGBs: [10, 20], fp32GFLOPs: [100, 200], int8GOPs: nil, bufferBytes: 1, measuredAt: "now")
+        let without = PhaseSummary(recording: recording, phase: .prefill, ceilings: noVNNI)
+        #expect(without.rows.first { $0.name == "mlp_up" }?.rooflinePercent == nil)
+        #expect(without.rows.first { $0.name == "attention" }?.rooflinePercent != nil)
+    }
+
+    /// The cost model counts a Q8_0 matmul's dot products as integer operations.
+    @Test func q8MatmulsCountIntegerOperations() {
+        let q8 = tinyModel.quantized(to: .q8_0)
+        let fp32 = OpCost.of(.mlpUp, layer: 0, tokens: 4, position: 0, model: tinyModel)
+        let int8 = OpCost.of(.mlpUp, layer: 0, tokens: 4, position: 0, model: q8)
+        let C = Double(tinyModel.config.nEmbd), I = Double(tinyModel.config.nInner)
+        #expect(fp32.flops == 2 * 4 * C * I && fp32.intOps == 0)
+        #expect(int8.intOps == 2 * 4 * C * I && int8.flops == 0)
+    }
+
+    /// `--numa` reaches the session `gpt2 profile` runs on.
+    @Test func profileRunsWithTheNumaStrategyAsked() throws {
+        let recording = try onDedicatedThread {
+            try ProfileRunner.run(model: tinyModel, options: ProfileOptions(promptTokens: 4, generatedTokens: 1, threads: 2, numa: .isolate))
+        }
+        #expect(recording.numa == .isolate)
+    }
+
     @Test func threadBusyTimeIsAttributedToTheEnclosingOp() throws {
         var recording = syntheticRecording()
         let ms: UInt64 = 1_000_000, t0 = 100 * ms  // first decode step; qkv runs 0–3 ms, lm_head 4–9 ms
