@@ -70,6 +70,22 @@ struct ModelLoadingTests {
         #expect(try GPT2Model.load(path: a + "/model.safetensors").config == Self.tiny)
     }
 
+    /// parameterBytes counts the parameters as the model runs them: the Q8_0 copies at their
+    /// layout's size, the fp32 wte the lookup keeps, the vectors; not allocation rounding or the
+    /// copies dropped on the way.
+    @Test func parameterBytesCountWhatTheModelRunsOn() throws {
+        let dir = try temporaryDirectory()
+        try RandomModel.write(config: Self.tiny, seed: 2, to: dir)
+        let model = try GPT2Model.load(path: dir)
+        let q8 = model.quantized(to: .q8_0)
+        let c = Self.tiny, C = c.nEmbd, I = c.nInner
+        let vectors = c.nPositions * C + 2 * C + c.nLayer * (2 * C + 3 * C + C + 2 * C + I + C)
+        let matrices = c.nLayer * (Q8Interleaved.byteCount(K: C, N: 3 * C) + Q8Interleaved.byteCount(K: C, N: C)
+            + Q8Interleaved.byteCount(K: C, N: I) + Q8Interleaved.byteCount(K: I, N: C)) + Q8Interleaved.byteCount(K: C, N: c.vocabSize)
+        #expect(q8.weights.parameterBytes == vectors * 4 + matrices + c.vocabSize * C * 4)
+        #expect(model.weights.parameterBytes == c.parameterCount * 4)
+    }
+
     @Test func missingFilesAreClearErrors() throws {
         let dir = try temporaryDirectory()
         #expect(message { _ = try GPT2Model.load(path: dir + "/absent") }.contains("no such file or directory"))

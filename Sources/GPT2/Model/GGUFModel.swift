@@ -66,7 +66,6 @@ extension GPT2Weights {
         let names = gguf.tensors.map(\.name)
         try Self.checkLayerCount(names, layerPrefix: "blk.", declared: config.nLayer, key: "gpt2.block_count", path: path)
         var owners: [AnyObject] = pack ? [] : [gguf.file]
-        var bytes = 0
         var used: Set<String> = []
         /// fp32 matrices (views of the mapping or converted copies) held until they are packed.
         var transient: [FloatTensor] = []
@@ -76,7 +75,6 @@ extension GPT2Weights {
                 throw GPT2Error.invalidModelFile(path: path, problem: "tensor \"\(name)\" has ne \(info.ne), but the gpt2.* metadata implies \(ne)")
             }
             used.insert(name)
-            bytes += info.byteRange.count
             return info
         }
         func vector(_ name: String, _ ne: [Int]) throws -> UnsafePointer<Float> {
@@ -86,7 +84,6 @@ extension GPT2Weights {
             }
             let floats = pack ? try gguf.floats(tensor).owned() : try gguf.floats(tensor)
             if !floats.isMappedView { owners.append(floats.owner) }
-            if tensor.type == .f16 { bytes += 2 * floats.count }
             return floats.pointer
         }
         /// N rows of K.
@@ -95,7 +92,6 @@ extension GPT2Weights {
             switch tensor.type {
             case .f32, .f16:
                 let floats = try gguf.floats(tensor)
-                if !floats.isMappedView { bytes += 2 * floats.count }
                 // Packed, the original (mapped or converted) is needed only until it is packed.
                 if pack { transient.append(floats) } else if !floats.isMappedView { owners.append(floats.owner) }
                 return .outputMajor(floats.pointer, K: K, N: N)
@@ -132,7 +128,7 @@ extension GPT2Weights {
         }
         self.init(tokenEmbedding: matrices.tokenEmbedding, positionEmbedding: positionEmbedding, blocks: matrices.blocks,
                   finalNormWeight: finalNormWeight, finalNormBias: finalNormBias, lmHead: matrices.lmHead,
-                  lmHeadIsTied: tied, parameterBytes: bytes, owners: owners)
+                  lmHeadIsTied: tied, positions: P, owners: owners)
     }
 }
 

@@ -19,15 +19,15 @@ public struct BlockWeights: @unchecked Sendable {
 
 /// All parameters of a GPT-2 model, validated against its config.
 public final class GPT2Weights: @unchecked Sendable {
-    /// wte: V rows of C, fp32 (`.outputMajor`) or Q8_0 (`.q8_0`, a Q8_0 GGUF's token_embd).
+    /// wte: the V token rows, in any layout `embedTokens` reads (a tied wte is the LM head).
     public let tokenEmbedding: LinearWeight
     public let positionEmbedding: UnsafePointer<Float>  // wpe [P, C]
     public let blocks: [BlockWeights]
     public let finalNormWeight, finalNormBias: UnsafePointer<Float>  // ln_f [C]
     /// The LM head (C → V, rows of C): `lm_head.weight` if the file has its own, else tied to wte.
     public let lmHead: LinearWeight
-    /// Bytes of parameter storage: mapped views and converted copies.
-    public let parameterBytes: Int
+    /// Rows of wpe (n_positions).
+    public let positions: Int
     /// Whether the LM head is the token embedding (no `lm_head.weight` / `output.weight` in the
     /// file), even where the two are stored apart after packing or quantisation.
     public let lmHeadIsTied: Bool
@@ -37,7 +37,7 @@ public final class GPT2Weights: @unchecked Sendable {
     /// Assembles weights whose memory `owners` keep alive (mappings, converted buffers).
     init(tokenEmbedding: LinearWeight, positionEmbedding: UnsafePointer<Float>, blocks: [BlockWeights],
          finalNormWeight: UnsafePointer<Float>, finalNormBias: UnsafePointer<Float>, lmHead: LinearWeight,
-         lmHeadIsTied: Bool, parameterBytes: Int, owners: [AnyObject]) {
+         lmHeadIsTied: Bool, positions: Int, owners: [AnyObject]) {
         self.tokenEmbedding = tokenEmbedding
         self.positionEmbedding = positionEmbedding
         self.blocks = blocks
@@ -45,16 +45,32 @@ public final class GPT2Weights: @unchecked Sendable {
         self.finalNormBias = finalNormBias
         self.lmHead = lmHead
         self.lmHeadIsTied = lmHeadIsTied
-        self.parameterBytes = parameterBytes
+        self.positions = positions
         self.owners = owners
     }
 
     /// A copy of `base` with other matrices (see `quantized(to:)`).
-    convenience init(base: GPT2Weights, blocks: [BlockWeights], lmHead: LinearWeight, owning buffers: [AnyObject], parameterBytes: Int) {
+    convenience init(base: GPT2Weights, blocks: [BlockWeights], lmHead: LinearWeight, owning buffers: [AnyObject]) {
         self.init(
             tokenEmbedding: base.tokenEmbedding, positionEmbedding: base.positionEmbedding, blocks: blocks,
             finalNormWeight: base.finalNormWeight, finalNormBias: base.finalNormBias, lmHead: lmHead,
-            lmHeadIsTied: base.lmHeadIsTied, parameterBytes: parameterBytes, owners: [base] + buffers)
+            lmHeadIsTied: base.lmHeadIsTied, positions: base.positions, owners: [base] + buffers)
+    }
+
+    /// Bytes of the parameters in the layouts the model runs on: every matrix's `byteCount`
+    /// (wte once when the head is that very storage) and the fp32 vectors and wpe. What load
+    /// dropped (mapped originals, converted copies) and allocation rounding are not counted.
+    public var parameterBytes: Int {
+        let C = tokenEmbedding.inputs
+        var floats = positions * C + 2 * C
+        var bytes = 0
+        for b in blocks {
+            floats += 2 * C + b.qkv.outputs + b.attnProj.outputs + 2 * C + b.fc.outputs + b.fcProj.outputs
+            bytes += b.qkv.byteCount + b.attnProj.byteCount + b.fc.byteCount + b.fcProj.byteCount
+        }
+        bytes += lmHead.byteCount
+        if tokenEmbedding.storage != lmHead.storage { bytes += tokenEmbedding.byteCount }
+        return bytes + floats * MemoryLayout<Float>.size
     }
 
     /// Loads every GPT-2 parameter from a safetensors file. Names may carry the `transformer.`
@@ -127,7 +143,7 @@ public final class GPT2Weights: @unchecked Sendable {
         self.init(
             tokenEmbedding: matrices.tokenEmbedding, positionEmbedding: positionEmbedding,
             blocks: matrices.blocks, finalNormWeight: finalNormWeight, finalNormBias: finalNormBias, lmHead: matrices.lmHead,
-            lmHeadIsTied: tied, parameterBytes: (storage + transient).reduce(0) { $0 + $1.count * 4 }, owners: owners)
+            lmHeadIsTied: tied, positions: P, owners: owners)
     }
 
     /// Copies every fp32 matrix (`.inputMajor`, `.outputMajor`) into one huge-page buffer in the

@@ -35,6 +35,14 @@ public enum LinearWeight: @unchecked Sendable {
         }
     }
 
+    /// Where the weights start: two `LinearWeight`s with the same storage are one matrix.
+    public var storage: UnsafeRawPointer {
+        switch self {
+        case let .inputMajor(w, _, _), let .outputMajor(w, _, _), let .packed(w, _, _): return UnsafeRawPointer(w)
+        case let .q8_0(w, _, _), let .q8_0Interleaved(w, _, _): return w
+        }
+    }
+
     /// Bytes of weight data a forward pass streams (for bandwidth figures).
     public var byteCount: Int {
         switch self {

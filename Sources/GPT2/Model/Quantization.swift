@@ -17,13 +17,11 @@ extension GPT2Weights {
     /// layout (`.q8_0Interleaved`), as a Q8_0 GGUF file loads; without, as GGML rows (`.q8_0`).
     public func quantized(to type: WeightQuantization, interleave: Bool = true) -> GPT2Weights {
         var buffers: [AnyObject] = []
-        var bytes = parameterBytes
         /// Quantises N rows of K floats; `row(n, temporary)` returns row n (or fills and returns
         /// `temporary`, K floats, for layouts that store it strided).
         func quantizeRows(K: Int, N: Int, _ row: (Int, UnsafeMutablePointer<Float>) -> UnsafePointer<Float>) -> LinearWeight {
             let buffer = HugePageBuffer<UInt8>(count: N * Q8_0.byteCount(K))
             buffers.append(buffer)
-            bytes += buffer.byteCount
             let temporary = UnsafeMutablePointer<Float>.allocate(capacity: K)
             defer { temporary.deallocate() }
             for n in 0..<N { Q8_0.quantize(row(n, temporary), into: UnsafeMutableRawPointer(buffer.pointer + n * Q8_0.byteCount(K)), count: K) }
@@ -59,12 +57,7 @@ extension GPT2Weights {
             buffers = buffer.map { [$0] } ?? []
         }
         let blocks = matrices.blocks, head = matrices.lmHead
-        // The fp32 matrices that were replaced no longer count (the tied wte still does).
-        for (old, new) in zip(self.blocks, blocks) {
-            for (o, n) in [(old.qkv, new.qkv), (old.attnProj, new.attnProj), (old.fc, new.fc), (old.fcProj, new.fcProj)]
-            where o.byteCount != n.byteCount { bytes -= o.byteCount }
-        }
-        return GPT2Weights(base: self, blocks: blocks, lmHead: head, owning: buffers, parameterBytes: bytes)
+        return GPT2Weights(base: self, blocks: blocks, lmHead: head, owning: buffers)
     }
 }
 
