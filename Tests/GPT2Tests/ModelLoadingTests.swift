@@ -185,6 +185,11 @@ struct ModelLoadingTests {
         entries.append(.init(name: "transformer.h.0.mystery", dtype: .f32, shape: norm.shape, bytes: source.rawBytes(of: norm)))
         try SafetensorsWriter.write(entries, metadata: [:], to: dir + "/extra.safetensors")
         #expect(message { _ = try GPT2Model.load(path: dir + "/extra.safetensors") }.contains("unexpected tensor \"h.0.mystery\": not a GPT-2 parameter"))
+        // The same parameter under both spellings: which one would run is ambiguous.
+        entries.removeLast()
+        entries.append(.init(name: "ln_f.bias", dtype: .f32, shape: norm.shape, bytes: source.rawBytes(of: norm)))
+        try SafetensorsWriter.write(entries, metadata: [:], to: dir + "/twice.safetensors")
+        #expect(message { _ = try GPT2Model.load(path: dir + "/twice.safetensors") }.contains("tensor \"ln_f.bias\" is there both with and without"))
     }
 
     @Test func extraTensorsAndAnUntiedHeadAreHandled() throws {

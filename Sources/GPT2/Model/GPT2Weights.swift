@@ -87,6 +87,10 @@ public final class GPT2Weights: @unchecked Sendable {
     public convenience init(file: SafetensorsFile, config: GPT2Config, pack: Bool = true) throws {
         let C = config.nEmbd, I = config.nInner, V = config.vocabSize, P = config.nPositions
         let names = file.tensors.map { $0.name.hasPrefix("transformer.") ? String($0.name.dropFirst(12)) : $0.name }
+        var seen: Set<String> = []
+        if let twice = names.first(where: { !seen.insert($0).inserted }) {
+            throw GPT2Error.invalidModelFile(path: file.path, problem: "tensor \"\(twice)\" is there both with and without the \"transformer.\" prefix")
+        }
         try Self.checkLayerCount(names, layerPrefix: "h.", declared: config.nLayer, key: "n_layer", path: file.path)
         var used: Set<String> = []
         var storage: [FloatTensor] = []
