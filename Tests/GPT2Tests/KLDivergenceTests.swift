@@ -27,9 +27,22 @@ struct KLDivergenceTests {
         #expect(abs(stats.perplexityRatio - 2) < 1e-5)
         #expect(abs(stats.rmsDeltaP - 0.25) < 1e-6)
         #expect(stats.sameTopShare == 1)  // both rank token 0 first (a tie in the base goes to the lower id)
-        // The top token changes, and shift-invariance: adding a constant to logits changes nothing.
+        // The top token changes.
         add(&stats, [10, 11], [12, 10], 0)
         #expect(stats.sameTopCount == 1 && stats.sameTopShare == 0.5)
+    }
+
+    /// Logits are defined up to a constant per row: adding one to either side changes no statistic.
+    @Test func statisticsAreShiftInvariant() {
+        let base: [Float] = [0.5, -1, 2, 0.25], quant: [Float] = [0.4, -0.8, 1.7, 0.5]
+        var plain = KLDivergenceStatistics(), shifted = KLDivergenceStatistics()
+        add(&plain, base, quant, 1)
+        add(&shifted, base.map { $0 + 7 }, quant.map { $0 - 3.5 }, 1)
+        #expect(plain.meanKLDivergence > 0)
+        #expect(abs(shifted.meanKLDivergence - plain.meanKLDivergence) < 1e-6)
+        #expect(abs(shifted.basePerplexity - plain.basePerplexity) < 1e-5 * plain.basePerplexity)
+        #expect(abs(shifted.quantPerplexity - plain.quantPerplexity) < 1e-5 * plain.quantPerplexity)
+        #expect(abs(shifted.rmsDeltaP - plain.rmsDeltaP) < 1e-6 && shifted.sameTopShare == plain.sameTopShare)
     }
 
     @Test func quantileInterpolatesBetweenSortedDivergences() {
