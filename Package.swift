@@ -4,6 +4,7 @@
 //
 // Module map (one concern each; the folder tree under Sources/ mirrors it):
 //   CNuma      system library: libnuma (Debian: libnuma-dev)
+//   CPUHints   header-only C: the spin-wait pause and software prefetches for hot loops
 //   GPT2Runtime thread pool, aligned buffers, NUMA topology, clocks
 //   Kernels    SIMD math: matmul, attention, LayerNorm, GELU, softmax
 //   ModelIO    memory-mapped files, safetensors reader/writer, half-precision conversion
@@ -108,8 +109,10 @@ let package = Package(
             pkgConfig: "numa",
             providers: [.apt(["libnuma-dev"])]
         ),
-        .target(name: "GPT2Runtime", dependencies: ["CNuma"], swiftSettings: hotCodeFlags),
-        .target(name: "Kernels", dependencies: ["GPT2Runtime"], swiftSettings: hotCodeFlags + int8Flags),
+        // Header only: the spin-wait pause and software prefetches (see cpu_hints.h).
+        .systemLibrary(name: "CPUHints"),
+        .target(name: "GPT2Runtime", dependencies: ["CNuma", "CPUHints"], swiftSettings: hotCodeFlags),
+        .target(name: "Kernels", dependencies: ["GPT2Runtime", "CPUHints"], swiftSettings: hotCodeFlags + int8Flags),
         .target(name: "ModelIO", dependencies: ["GPT2Runtime"], swiftSettings: hotCodeFlags),
         .target(
             name: "Tokenizer",
