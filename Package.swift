@@ -4,6 +4,7 @@
 //
 // Module map (one concern each; the folder tree under Sources/ mirrors it):
 //   CNuma      system library: libnuma (Debian: libnuma-dev)
+//   CPUHints   header-only C: the spin-wait pause and software prefetches for hot loops
 //   GPT2Runtime thread pool, aligned buffers, NUMA topology, clocks
 //   Kernels    SIMD math: matmul, attention, LayerNorm, GELU, softmax
 //   ModelIO    memory-mapped files, safetensors reader/writer, half-precision conversion
@@ -82,9 +83,16 @@ let int8Flags: [SwiftSetting] = (targetHasVNNI(targetCPU) ? [.define("GPT2_VNNI"
     + (targetHasAVX512(targetCPU) ? [.define("GPT2_AVX512")] : [])
 
 /// Hot numeric code is optimised even in debug builds, so that `swift test` runs the same
-/// kernels at a usable speed; release builds drop the remaining bounds/exclusivity checks.
+/// kernels at a usable speed. Release builds keep Swift's checks (plain `-O`): integer overflow
+/// and out-of-range indices trap instead of wrapping. This matters most where files and text are
+/// parsed (ModelIO, Tokenizer, the config in GPT2, the CLI), and the measured cost elsewhere is
+/// within noise (README, "Build modes").
 let hotCodeFlags: [SwiftSetting] = cpuFlags + [
     .unsafeFlags(["-O"], .when(configuration: .debug)),
+]
+/// The kernels alone drop the remaining bounds and overflow checks in release (`-Ounchecked`):
+/// they read only buffers whose sizes the loader has validated.
+let kernelFlags: [SwiftSetting] = hotCodeFlags + [
     .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
 ]
 
@@ -108,8 +116,10 @@ let package = Package(
             pkgConfig: "numa",
             providers: [.apt(["libnuma-dev"])]
         ),
-        .target(name: "GPT2Runtime", dependencies: ["CNuma"], swiftSettings: hotCodeFlags),
-        .target(name: "Kernels", dependencies: ["GPT2Runtime"], swiftSettings: hotCodeFlags + int8Flags),
+        // Header only: the spin-wait pause and software prefetches (see cpu_hints.h).
+        .systemLibrary(name: "CPUHints"),
+        .target(name: "GPT2Runtime", dependencies: ["CNuma", "CPUHints"], swiftSettings: hotCodeFlags),
+        .target(name: "Kernels", dependencies: ["GPT2Runtime", "CPUHints"], swiftSettings: kernelFlags + int8Flags),
         .target(name: "ModelIO", dependencies: ["GPT2Runtime"], swiftSettings: hotCodeFlags),
         .target(
             name: "Tokenizer",

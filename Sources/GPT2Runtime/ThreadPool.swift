@@ -1,14 +1,7 @@
 import CNuma
+import CPUHints
 import Glibc
 import Synchronization
-
-#if arch(x86_64)
-/// The `pause` instruction. Not `_mm_pause` from `_Builtin_intrinsics.intel`: clang declares that
-/// one as a library builtin, so Swift emits a call to an external `_mm_pause` symbol that no
-/// library defines (undefined reference at link time). The LLVM intrinsic lowers to `pause`.
-@_silgen_name("llvm.x86.sse2.pause")
-private func cpuPause()
-#endif
 
 /// A fork-join pool of persistent, pinned worker threads built for many tiny parallel regions.
 ///
@@ -238,9 +231,7 @@ public final class ThreadPool: @unchecked Sendable {
 
     @inline(__always)
     private func spinPause() {
-        #if arch(x86_64)
-        cpuPause()
-        #endif
+        gpt2_cpu_pause()
     }
 
     private static func pinCurrentThread(to cpu: Int) {

@@ -208,15 +208,15 @@ public func matmulPackedSlivers(
                     for s in s0..<s1 {
                         if p + 1 < panels.upperBound {
                             let end = min(2 * kLen, prefetchLine + linesPerTile)
-                            while prefetchLine < end { llvmPrefetch(nextBlock + prefetchLine * 64, 0, 2, 1); prefetchLine += 1 }
+                            while prefetchLine < end { prefetchL2(nextBlock + prefetchLine * 64); prefetchLine += 1 }
                         }
                         // The next tile's rows of y (lines a row apart: no prefetcher follows
                         // them; a miss each stalled the tile's start and end, ~10% at 1 thread).
                         if s + 1 < s1 {
                             let next = y + (s + 1) * R * N + n0
                             for i in 0..<min(R, M - (s + 1) * R) {
-                                llvmPrefetch(next + i * N, 0, 3, 1)
-                                if wide { llvmPrefetch(next + i * N + 16, 0, 3, 1) }
+                                prefetchL1(next + i * N)
+                                if wide { prefetchL1(next + i * N + 16) }
                             }
                         }
                         let rows = min(R, M - s * R), tileY = y + s * R * N + n0, tileX = xp + s * K * R + k0 * R

@@ -1,5 +1,6 @@
 #if GPT2_AVX2
 import _Builtin_intrinsics.intel
+import CPUHints
 #endif
 
 /// The vector type every kernel is written in: 16 floats = one AVX-512 zmm register.
@@ -70,11 +71,13 @@ public func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) 
     return sum
 }
 
-/// A software prefetch. Not `_mm_prefetch` (a C macro Swift cannot import); like `pause` in
-/// ThreadPool, the LLVM intrinsic is bound by name. Arguments: address, 0 = read / 1 = write,
-/// locality 3 = `prefetcht0` (L1) … 1 = `prefetcht2`, 1 = data cache.
-@_silgen_name("llvm.prefetch.p0")
-func llvmPrefetch(_ address: UnsafeRawPointer, _ write: Int32, _ locality: Int32, _ cache: Int32)
+/// Prefetches the cache line at `address` for reading into every cache level (`prefetcht0`).
+@inline(__always)
+func prefetchL1(_ address: UnsafeRawPointer) { gpt2_prefetch_l1(address) }
+
+/// Prefetches the cache line at `address` for reading into L2 and below (`prefetcht1`).
+@inline(__always)
+func prefetchL2(_ address: UnsafeRawPointer) { gpt2_prefetch_l2(address) }
 
 // MARK: - Reductions and lane-wise maxima. Written out because `pointwiseMax`, `SIMD.max()` and
 // `SIMD.sum()` compiled to out-of-line generic calls here (one per use, in the hottest loops).

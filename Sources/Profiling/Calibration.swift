@@ -123,7 +123,8 @@ public enum Calibrator {
         var best = 0.0
         for _ in 0..<repetitions {
             let start = monotonicNanoseconds()
-            pool.parallelFor(floats / 64, granularity: 1) { range in  // units of 64 floats
+            pool.run { thread in  // units of 64 floats
+                let range = ThreadPool.staticRange(units: floats / 64, parts: pool.threadCount, part: thread)
                 var a = SIMD16<Float>(), b = a, c = a, d = a
                 var p = UnsafeRawPointer(base + range.lowerBound * 64)
                 for _ in range {
@@ -133,8 +134,8 @@ public enum Calibrator {
                     d += p.loadUnaligned(fromByteOffset: 192, as: SIMD16<Float>.self)
                     p += 256
                 }
-                // Published so the loads cannot be optimised away.
-                sink[range.lowerBound % pool.threadCount * 16] = (a + b + c + d).sum()
+                // Published so the loads cannot be optimised away: a cache line per thread.
+                sink[thread * 16] = (a + b + c + d).sum()
             }
             let seconds = Double(monotonicNanoseconds() - start) / 1e9
             best = max(best, Double(floats / 64 * 256) / seconds / 1e9)

@@ -35,3 +35,28 @@ func onFreshThread(_ body: @escaping @Sendable () -> Void) {
     precondition(rc == 0)
     pthread_join(thread, nil)
 }
+
+/// A value guarded by a pthread mutex, with `Mutex`'s `withLock`, for results that several pool
+/// threads write. Not `Synchronization.Mutex`: on Linux its contended path runs inside the Swift
+/// runtime, which ThreadSanitizer does not instrument, so TSan misses the lock's ordering and
+/// reports every guarded access as a race. pthread calls are intercepted by TSan wherever made.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+
+    init(_ value: Value) {
+        self.value = value
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&value)
+    }
+}

@@ -63,7 +63,7 @@ struct ThreadPoolTests {
     func parallelForCovers(count: Int, threads: Int) {
         let pool = ThreadPool(threadCount: threads)
         for granularity in [1, 2, 3, 4, 16, 64, 2000] {
-            let ranges = Mutex<[Range<Int>]>([])
+            let ranges = Locked<[Range<Int>]>([])
             pool.parallelFor(count, granularity: granularity) { range in
                 ranges.withLock { $0.append(range) }
             }
@@ -116,7 +116,7 @@ struct ThreadPoolTests {
     func parallelForChunkedCovers(count: Int, threads: Int) {
         let pool = ThreadPool(threadCount: threads)
         for chunk in [1, 2, 3, 16, 1000, 5000] {
-            let ranges = Mutex<[Range<Int>]>([])
+            let ranges = Locked<[Range<Int>]>([])
             pool.parallelForChunked(count, chunk: chunk) { range in
                 ranges.withLock { $0.append(range) }
             }
@@ -258,7 +258,7 @@ struct ThreadPoolTests {
         let cpus = ThreadPool.availableCPUs()
         onFreshThread {  // the pool pins its calling thread too: keep that off the test's threads
             let pool = ThreadPool(threadCount: 3, cpus: cpus)
-            let affinity = Mutex<[Int: [Int]]>([:])
+            let affinity = Locked<[Int: [Int]]>([:])
             pool.run { index in
                 let mine = ThreadPool.availableCPUs()  // affinity of the calling thread
                 affinity.withLock { $0[index] = mine }

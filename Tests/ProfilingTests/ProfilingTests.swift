@@ -233,7 +233,7 @@ func onDedicatedThread<T>(_ body: @escaping @Sendable () throws -> T) throws -> 
             // Each thread's own affinity mask: pinned threads may run on one CPU only.
             let cpus = UnsafeMutableBufferPointer<[Int]>.allocate(capacity: 2)
             cpus.initialize(repeating: [])
-            defer { cpus.deallocate() }
+            defer { cpus.deinitialize(); cpus.deallocate() }
             session.pool.run { index in cpus[index] = ThreadPool.availableCPUs() }
             var unpinned = plan
             unpinned.numa = .off

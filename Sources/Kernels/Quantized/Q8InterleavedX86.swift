@@ -156,14 +156,14 @@ func q8x8Dot1(
     let quants = group + blocks * 16
     if prefetch > 0 {  // the scales: all of the group's lines at once (see `q8InterleavedPrefetch`)
         var line = 0
-        while line < blocks * 16 { llvmPrefetch(group + line, 0, 3, 1); line += 64 }
+        while line < blocks * 16 { prefetchL1(group + line); line += 64 }
     }
     var acc = SIMD8<Float>()
     for b in 0..<blocks {
         let q = quants + b * 256
         if prefetch > 0 {
-            llvmPrefetch(q + prefetch, 0, 3, 1); llvmPrefetch(q + prefetch + 64, 0, 3, 1)
-            llvmPrefetch(q + prefetch + 128, 0, 3, 1); llvmPrefetch(q + prefetch + 192, 0, 3, 1)
+            prefetchL1(q + prefetch); prefetchL1(q + prefetch + 64)
+            prefetchL1(q + prefetch + 128); prefetchL1(q + prefetch + 192)
         }
         var s = _mm256_setzero_si256()
         for j in 0..<8 {

@@ -82,8 +82,8 @@ func rowDot4(
         let absX = _mm256_abs_epi8(x)
         let o = b * Q8_0.blockBytes
         if b & 1 == 0 {  // one prefetch per row per 68 bytes: every line is touched at least once
-            llvmPrefetch(w0 + o + prefetchDistance, 0, 3, 1); llvmPrefetch(w1 + o + prefetchDistance, 0, 3, 1)
-            llvmPrefetch(w2 + o + prefetchDistance, 0, 3, 1); llvmPrefetch(w3 + o + prefetchDistance, 0, 3, 1)
+            prefetchL1(w0 + o + prefetchDistance); prefetchL1(w1 + o + prefetchDistance)
+            prefetchL1(w2 + o + prefetchDistance); prefetchL1(w3 + o + prefetchDistance)
         }
         let d0 = blockDot8(absX, x, w0 + o + 2, vnni: vnni), d1 = blockDot8(absX, x, w1 + o + 2, vnni: vnni)
         let d2 = blockDot8(absX, x, w2 + o + 2, vnni: vnni), d3 = blockDot8(absX, x, w3 + o + 2, vnni: vnni)
