@@ -24,63 +24,41 @@ let targetCPU = ProcessInfo.processInfo.environment["GPT2_TARGET_CPU"] ?? "nativ
 let cpuFlags: [SwiftSetting] =
     targetCPU == "generic" ? [] : [.unsafeFlags(["-Xcc", "-march=\(targetCPU)"])]
 
-/// Int8 kernels: `GPT2_VNNI` selects the AVX-512 VNNI (`vpdpbusd`) code in Kernels/Quantized.
-/// The intrinsics crash swiftc unless the target CPU has the feature, so the condition follows
-/// the target: for "native" the build machine's /proc/cpuinfo flags (`avx512_vnni`, plus
-/// `avx512bw`/`avx512vl` that the kernels also use), else a list of CPUs known to have it.
-/// `GPT2_VNNI=0` leaves VNNI out (to compare or test the others), `GPT2_VNNI=1` forces it. The
-/// portable Swift path is always compiled and tested.
-func targetHasVNNI(_ cpu: String) -> Bool {
-    if let forced = ProcessInfo.processInfo.environment["GPT2_VNNI"] { return forced == "1" }
-    switch cpu {
-    case "native":
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
-        let flags = Set(flagsLine.split(separator: " ").map(String.init))
-        return flags.isSuperset(of: ["avx512_vnni", "avx512bw", "avx512vl"])
-    case "znver4", "znver5", "icelake-server", "icelake-client", "tigerlake", "cooperlake", "cascadelake",
-         "sapphirerapids", "emeraldrapids", "graniterapids", "graniterapids-d", "rocketlake":
-        return true
-    default:  // includes x86-64-v4: AVX-512 without VNNI
-        return false
-    }
+/// The build machine's CPU flags (/proc/cpuinfo, read once), for `GPT2_TARGET_CPU=native`.
+let nativeFlags: Set<String> = {
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+    return Set(line.split(separator: " ").map(String.init))
+}()
+
+/// Whether the target CPU has a feature: the build machine's flags for "native", else a list of
+/// the `-march` names known to have it. `GPT2_<FEATURE>=0|1` forces the answer.
+func target(_ cpu: String, has feature: String, flags: Set<String>, cpus: Set<String>) -> Bool {
+    if let forced = ProcessInfo.processInfo.environment["GPT2_" + feature] { return forced == "1" }
+    return cpu == "native" ? nativeFlags.isSuperset(of: flags) : cpus.contains(cpu)
 }
-/// `GPT2_AVX2`: the AVX2 int8 kernels (implied by VNNI). `GPT2_AVX2=0|1` overrides.
-func targetHasAVX2(_ cpu: String) -> Bool {
-    if let forced = ProcessInfo.processInfo.environment["GPT2_AVX2"] { return forced == "1" }
-    if targetHasVNNI(cpu) { return true }
-    switch cpu {
-    case "native":
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
-        let flags = Set(flagsLine.split(separator: " ").map(String.init))
-        return flags.isSuperset(of: ["avx2", "fma", "f16c"])
-    case "haswell", "broadwell", "skylake", "skylake-avx512", "alderlake", "raptorlake", "meteorlake",
-         "znver1", "znver2", "znver3", "x86-64-v3", "x86-64-v4":
-        return true
-    default:
-        return false
-    }
-}
+
+/// `GPT2_VNNI`: the AVX-512 VNNI (`vpdpbusd`) int8 code in Kernels/Quantized (with AVX-512 BW/VL,
+/// which the kernels also use). The intrinsics crash swiftc unless the target CPU has the
+/// feature, so the condition follows the target. `GPT2_VNNI=0` leaves VNNI out (to compare or
+/// test the others). The portable Swift path is always compiled and tested.
+let targetHasVNNI = target(targetCPU, has: "VNNI", flags: ["avx512_vnni", "avx512bw", "avx512vl"], cpus: [
+    "znver4", "znver5", "icelake-server", "icelake-client", "tigerlake", "cooperlake", "cascadelake",
+    "sapphirerapids", "emeraldrapids", "graniterapids", "graniterapids-d", "rocketlake",
+])  // x86-64-v4 is AVX-512 without VNNI
+/// `GPT2_AVX2`: the AVX2 int8 kernels (implied by VNNI).
+let targetHasAVX2 = targetHasVNNI || target(targetCPU, has: "AVX2", flags: ["avx2", "fma", "f16c"], cpus: [
+    "haswell", "broadwell", "skylake", "skylake-avx512", "alderlake", "raptorlake", "meteorlake",
+    "znver1", "znver2", "znver3", "x86-64-v3", "x86-64-v4",
+])
 /// `GPT2_AVX512`: the target has 32 zmm registers (AVX-512F). Without it a register-blocked
 /// kernel must count in ymm: AVX2 has 16 registers, and 12 SIMD16 accumulators (24 ymm) spill.
-func targetHasAVX512(_ cpu: String) -> Bool {
-    if let forced = ProcessInfo.processInfo.environment["GPT2_AVX512"] { return forced == "1" }
-    if targetHasVNNI(cpu) { return true }
-    switch cpu {
-    case "native":
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
-        return flagsLine.split(separator: " ").contains("avx512f")
-    case "skylake-avx512", "x86-64-v4", "knl", "knm":
-        return true
-    default:
-        return false
-    }
-}
-let int8Flags: [SwiftSetting] = (targetHasVNNI(targetCPU) ? [.define("GPT2_VNNI")] : [])
-    + (targetHasAVX2(targetCPU) ? [.define("GPT2_AVX2")] : [])
-    + (targetHasAVX512(targetCPU) ? [.define("GPT2_AVX512")] : [])
+let targetHasAVX512 = targetHasVNNI || target(targetCPU, has: "AVX512", flags: ["avx512f"], cpus: [
+    "skylake-avx512", "x86-64-v4", "knl", "knm",
+])
+let int8Flags: [SwiftSetting] = (targetHasVNNI ? [.define("GPT2_VNNI")] : [])
+    + (targetHasAVX2 ? [.define("GPT2_AVX2")] : [])
+    + (targetHasAVX512 ? [.define("GPT2_AVX512")] : [])
 
 /// Hot numeric code is optimised even in debug builds, so that `swift test` runs the same
 /// kernels at a usable speed. Release builds keep Swift's checks (plain `-O`): integer overflow

@@ -88,7 +88,7 @@ public func attention(
     let blocks = T / R, singles = T % R, perHead = blocks + singles, tasks = perHead * H
     // Dynamic scheduling written out (not `parallelForChunked`) so that each thread sets up its
     // scratch once per call, not once per task. Tasks run head by head (a head's keys and values,
-    // 256 KiB at 512 positions, stay in L2 across its blocks; going across heads first made every
+    // 256 KiB at 512 positions, stay in L2 across its blocks; going across heads first makes every
     // task stream them from L3 or DRAM: 2.5x slower with the weights flushing L3 between layers),
     // and within a head longest block first; a task is ~10 µs, so the threads finish together.
     let next = Atomic<Int>(0)
@@ -120,10 +120,9 @@ public func attention(
 /// for bit), fused into one parallel region with the heads split statically over the threads.
 ///
 /// Why fused: between two decode steps the whole weight set streams through the caches, so the
-/// cache lines are cold; the separate copy wrote 64 scattered key-tile lines per head on one
-/// thread while the other waited (~10 µs per layer), here each thread writes its own heads.
-/// (Software prefetch of the next heads' keys and values was tried: no measurable change,
-/// perf/NOTES-int8-kernels.md.)
+/// cache lines are cold; a separate copy writes 64 scattered key-tile lines per head on one
+/// thread while the other waits (~10 µs per layer), here each thread writes its own heads.
+/// Software prefetch of the next heads' keys and values measured no change (PERFORMANCE.md §3).
 /// Shapes: out [C]; qkv [3C]; keys [H, ⌈capacity/16⌉, hd, 16]; values [H, capacity, hd].
 public func attentionStep(
     _ out: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>,
@@ -215,9 +214,9 @@ func attendRow(
 /// `max`, `sum`, `valid` and the result belongs to query i.
 ///
 /// The row maxima and sums come out of `reduceRows` with lane i = row i, not from per-row
-/// horizontal reductions written into lanes one at a time, and every blend is a `select`: the
-/// earlier version, whose `exp` LLVM had lowered to a branch per lane here, took ~2/3 of prefill
-/// attention (perf/NOTES-fp32.md). A row's sum has the same tree whatever `rows` is, so one query
+/// horizontal reductions written into lanes one at a time, and every blend is a `select`: with
+/// `replacing(with:where:)` LLVM lowers `exp` to a branch per lane here, which costs ~2/3 of
+/// prefill attention (PERFORMANCE.md §3). A row's sum has the same tree whatever `rows` is, so one query
 /// gets the same result in the 6-query and the 1-query kernel.
 @inline(__always)
 func softmaxTile(

@@ -4,7 +4,7 @@
 /// e^x for 8 lanes (one ymm register), relative error ≤ 2 ulp on [-87, 88] (Cephes `expf`:
 /// x = n·ln2 + r, |r| ≤ ln2/2, degree-5 polynomial for e^r, 2^n through the exponent bits).
 /// Inputs below -87.3 give 0, above 88.7 give +inf, NaN stays NaN. `@_transparent`: an
-/// `@inline(__always)` function stayed an out-of-line call from other files here.
+/// `@inline(__always)` function is still called out of line from other files here.
 @_transparent
 public func exp(_ x: Vec8) -> Vec8 {
     let log2e: Float = 1.44269504088896341

@@ -68,7 +68,7 @@ public func unpackRow(_ packed: UnsafePointer<Float>, K: Int, n: Int, into row: 
 public let packedTileRows = 6
 
 /// Below this many rows `matmulPacked` streams W once per row (decode's GEMV) instead of
-/// packing x: with 1–3 rows the 6-row tile would mostly multiply padding.
+/// packing x: with 1–3 rows the 6-row tile would mostly multiply padding (derived, unmeasured).
 public let packedGEMMMinRows = 4
 
 /// Floats of scratch `matmulPacked` needs for M rows of K inputs (x packed in 6-row slivers).
@@ -126,9 +126,9 @@ public func matmulPacked(
 /// How `matmulPacked` divides a prefill product among `threads` threads: a grid of `rowParts` ×
 /// `panelParts` blocks (slivers × panels), one per thread, whose largest block is as small as
 /// possible; among equal grids the one with the fewest row parts (each row part streams the
-/// weights once more). Splitting the panels alone left threads idle where the panels do not
-/// divide evenly: 24 panels (N = 768) on 16 threads gave 8 threads two panels and 8 one, 75%
-/// of the work rate (perf/NOTES-fp32.md).
+/// weights once more). Splitting the panels alone leaves threads idle where the panels do not
+/// divide evenly: 24 panels (N = 768) on 16 threads give 8 threads two panels and 8 one, 75%
+/// of the work rate (PERFORMANCE.md §2).
 public func packedGEMMSplit(slivers: Int, panels: Int, threads: Int) -> (rowParts: Int, panelParts: Int) {
     var best = (rowParts: 1, panelParts: 1), bestCost = Int.max
     for rowParts in 1...max(1, min(threads, slivers)) {
@@ -156,10 +156,13 @@ public func packRowSlivers(_ xp: UnsafeMutablePointer<Float>, _ x: UnsafePointer
     }
 }
 
-/// K-block length of the prefill GEMM (see `matmulPacked`). 768 vs 384: +4–6% (perf/NOTES-fp32.md).
+/// K-block length of the prefill GEMM (see `matmulPacked`): one block for K = 768, no partial
+/// sums through y; 768 vs 384 measured +4–6% f32 pp512 on Zen 3 (PERFORMANCE.md §2).
 public let packedKBlock = 768
 
-/// Row slivers per group of the prefill GEMM (see `matmulPackedSlivers`).
+/// Row slivers per group of the prefill GEMM (see `matmulPackedSlivers`): 43 × 6 rows × a K
+/// block of 384 floats filled a 512 KiB L2; with the 768 block that x streams from L3, and
+/// smaller groups measured slower on Zen 3. Not re-measured on other CPUs (PERFORMANCE.md §2).
 public let packedSliverGroup = 43
 
 /// The prefill GEMM's register block: 6 × 32 (`Tile6x32`, one tile per panel) where the target
@@ -198,7 +201,7 @@ public func matmulPackedSlivers(
             let linesPerTile = (2 * kLen + tilesPerPanel - 1) / tilesPerPanel
             for p in panels {
                 // The next panel's block comes from DRAM or L3 on first use: fetched during this
-                // panel's tiles (into L2), it no longer stalls the next panel's first tiles.
+                // panel's tiles (into L2), it does not stall the next panel's first tiles.
                 let nextBlock = UnsafeRawPointer(w + (p + 1) * K * P + k0 * P)
                 var prefetchLine = 0
                 for n0 in stride(from: p * P, to: min(N, p * P + P), by: tileWidth) {
@@ -288,7 +291,7 @@ func initialRow16(
 }
 
 /// Stores a 16-column tile row; on the last K block applies GELU for `.gelu`. (`@_transparent`:
-/// with `@inline(__always)` it stayed an out-of-line call, six per tile.)
+/// with `@inline(__always)` it is an out-of-line call, six per tile.)
 @_transparent
 func finalRow16(
     _ lo: Vec8, _ hi: Vec8, _ y: UnsafeMutablePointer<Float>, _ cols: Int,

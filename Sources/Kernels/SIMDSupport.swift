@@ -9,7 +9,7 @@ public typealias Vec16 = SIMD16<Float>
 
 /// 8 floats = one AVX2 ymm register. Register-blocked kernels (GEMM tiles, attention tiles)
 /// count their accumulators in these: AVX2 has 16 ymm registers, and a kernel holding 12
-/// Vec16 accumulators (24 ymm) spills on every k (measured: 55 vs 94 GFLOP/s on this Zen 3).
+/// Vec16 accumulators (24 ymm) spills on every k (measured: 55 vs 94 GFLOP/s on Zen 3).
 public typealias Vec8 = SIMD8<Float>
 
 extension UnsafePointer where Pointee == Float {

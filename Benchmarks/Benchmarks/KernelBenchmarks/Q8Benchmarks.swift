@@ -1,5 +1,5 @@
 // The Q8_0 (int8) kernels at GPT-2 124M shapes, as the former `gpt2 bench-int8` measured them
-// (perf/NOTES-int8-kernels.md): the GEMV (M = 1, decode) in MB/s of weights streamed, per matrix
+// (PERFORMANCE.md): the GEMV (M = 1, decode) in MB/s of weights streamed, per matrix
 // and over every matrix of the model next to a plain read of the same byte count; the GEMM
 // (M = 128, prefill) in MOP/s (2 ops per multiply-add; 1 GOP/s = 1000 MOP/s). The fp32
 // `matmul … packed` benchmarks of the same shapes are the reference to compare with. The runtime's

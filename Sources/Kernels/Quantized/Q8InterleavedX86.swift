@@ -7,11 +7,10 @@
 // activation rows of the GEMM tile, and each k-step of 4 needs one `vpbroadcastd` of x per row,
 // not two (x and |x|). On Zen 3 the four vector pipes are the limit (the broadcast costs a pipe
 // µop too): 21 instead of 24 µops per k-step of the 4×8 tile, +10% GEMM in L1
-// (perf/NOTES-int8-kernels.md). The 8 int32 lanes are the 8 rows of the group. |w|·|x| ≤ 128·127,
+// (PERFORMANCE.md). The 8 int32 lanes are the 8 rows of the group. |w|·|x| ≤ 128·127,
 // so `vpmaddubsw`'s int16 pair sums never saturate and every block dot is exact.
 #if GPT2_AVX2
 import _Builtin_intrinsics.intel
-import _Builtin_intrinsics.intel.cpuid
 import Glibc
 import GPT2Runtime
 
@@ -19,28 +18,17 @@ import GPT2Runtime
 /// and, when not 0, the group's scale lines prefetched at its start. The quants are one
 /// sequential stream, but the scales (16 bytes per block, at the group's front) are a second,
 /// slow one: a new scale line every 4 blocks, up to a group (6.4 KiB at K = 768, 8.5 KiB at
-/// K = 1024) behind the quants. Measured (perf/NOTES-int8-kernels.md), decode, % of the read
+/// K = 1024) behind the quants. Measured (PERFORMANCE.md §2), decode, % of the read
 /// bandwidth: on Zen 4 without the scale prefetch the best quant distance depended on K (124M:
 /// 0 or 2 KiB ≈ 84%, 512 B 62%; 355M: 256 B 75%, 2 KiB 49%); with it, 128–384 B gave 86–98%
 /// on 124M and 82–87% on 355M, 2 KiB 10–20% less. On a Sapphire-Rapids-class Xeon 256 B lost
 /// 8–12% to 1 KiB, and 2 KiB did best. So: 2 KiB on Intel, 256 B elsewhere (AMD).
 /// `GPT2_Q8_PREFETCH` overrides it.
-let q8InterleavedPrefetch: Int = {
-    if let s = getenv("GPT2_Q8_PREFETCH"), let v = Int(String(cString: s)) { return v }
-    return cpuVendor() == "GenuineIntel" ? 2048 : 256
-}()
-
-/// The CPUID vendor string ("GenuineIntel", "AuthenticAMD", …).
-func cpuVendor() -> String {
-    var a: UInt32 = 0, b: UInt32 = 0, c: UInt32 = 0, d: UInt32 = 0
-    guard __get_cpuid(0, &a, &b, &c, &d) != 0 else { return "" }
-    let bytes = [b, d, c].flatMap { r in (0..<4).map { UInt8(truncatingIfNeeded: r >> (8 * UInt32($0))) } }
-    return String(decoding: bytes, as: UTF8.self)
-}
+let q8InterleavedPrefetch = RuntimeEnvironment.current.q8PrefetchBytes ?? (CPUFeatures.current.isIntel ? 2048 : 256)
 
 /// Activation rows whose quants stay in L2 while a thread's weight groups pass over them in the
-/// GEMM. Sized for 192 KiB when each row held x and |x| (2K bytes); since the sign moved onto
-/// the activations a row is K bytes, so the chunk fills half of that (not re-tuned).
+/// GEMM: 192 KiB / 2K rows of K bytes, so a chunk holds 96 KiB, half its L2 budget; never tuned
+/// for rows of K bytes (PERFORMANCE.md §2).
 @inline(__always)
 func q8ChunkRows(K: Int) -> Int { max(4, (192 * 1024) / (2 * K) / 4 * 4) }
 
