@@ -1,6 +1,7 @@
 // swift-tools-version:6.1
 //
-// swift-gpt2: a CPU runtime for OpenAI's GPT-2.
+// swift-gpt2: a CPU runtime for OpenAI's GPT-2. Linux only (x86-64 kernels, Glibc, libnuma):
+// no Apple platform is declared because none is built or tested.
 //
 // Module map (one concern each; the folder tree under Sources/ mirrors it):
 //   CNuma      system library: libnuma (Debian: libnuma-dev)
@@ -76,7 +77,6 @@ let kernelFlags: [SwiftSetting] = hotCodeFlags + [
 
 let package = Package(
     name: "swift-gpt2",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "gpt2", targets: ["GPT2CLI"]),
         .library(name: "GPT2", targets: ["GPT2"]),
