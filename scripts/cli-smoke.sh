@@ -99,6 +99,13 @@ mkdir -p "$work/notok" && cp "$m/model.safetensors" "$m/config.json" "$work/noto
 expect_error "missing tokenizer files" "vocab.json" "$gpt2" generate -m "$work/notok" -p "x"
 expect_error "perplexity context too long" "context" "$gpt2" perplexity -m "$m" -f "$work/text.txt" --context 4096
 expect_error "unknown preset" "unknown --config" "$gpt2" init-random --config gpt5 --out "$work/x"
+expect_status "init-random absurd width" 64 "n_embd is 4611686018427387904, more than" "$gpt2" init-random --n-embd 4611686018427387904 --out "$work/x"
+expect_status "init-random larger than memory" 1 "needs .* of memory" "$gpt2" init-random --n-layer 4096 --n-embd 65536 --n-head 16 --out "$work/x"
+# A config that declares fewer layers than the file holds must not run a truncated model.
+mkdir -p "$work/fewer" && cp "$m"/* "$work/fewer/" && sed -i 's/"n_layer": 2/"n_layer": 1/' "$work/fewer/config.json"
+expect_error "fewer layers than the file" "n_layer is 1, but the file holds tensors of 2 layers" "$gpt2" generate -m "$work/fewer" -p "x" -n 1
+sed -i 's/"n_layer": 1/"n_layer": 1000000000/' "$work/fewer/config.json"
+expect_error "huge n_layer" "n_layer is 1000000000, more than the 4096" "$gpt2" generate -m "$work/fewer" -p "x" -n 1
 expect_error "bench bad -p list" "not a non-negative integer" "$gpt2" bench -m "$m" -p abc
 expect_error "bench -r 0" "r must be at least 1" "$gpt2" bench -m "$m" -r 0
 expect_error "bench unknown -o" "unknown output format" "$gpt2" bench -m "$m" -o xml
