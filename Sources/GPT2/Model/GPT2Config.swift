@@ -64,7 +64,9 @@ public struct GPT2Config: Sendable, Equatable {
             throw fail("\(name) must be positive, got \(value)")
         }
         if nEmbd % nHead != 0 { throw fail("n_embd (\(nEmbd)) is not a multiple of n_head (\(nHead))") }
-        if !(layerNormEpsilon > 0) { throw fail("layer_norm_epsilon must be positive, got \(layerNormEpsilon)") }
+        if !(layerNormEpsilon > 0 && layerNormEpsilon.isFinite) {
+            throw fail("layer_norm_epsilon must be positive and finite, got \(layerNormEpsilon)")
+        }
     }
 
     // MARK: - config.json
@@ -107,12 +109,14 @@ public struct GPT2Config: Sendable, Equatable {
             throw fail("scale_attn_by_inverse_layer_idx = true is not supported")
         }
         let nEmbd = try integer("n_embd")
+        let (defaultInner, innerOverflows) = nEmbd.multipliedReportingOverflow(by: 4)
+        if innerOverflows { throw fail("n_embd \(nEmbd) is too large") }
         let epsilon = (dict["layer_norm_epsilon"] as? NSNumber)?.floatValue ?? 1e-5
         self.init(
             nLayer: try integer("n_layer"), nHead: try integer("n_head"), nEmbd: nEmbd,
             nPositions: try integer("n_positions", default: try integer("n_ctx", default: 1024)),
             vocabSize: try integer("vocab_size"),
-            nInner: try integer("n_inner", default: 4 * nEmbd),
+            nInner: try integer("n_inner", default: defaultInner),
             layerNormEpsilon: epsilon,
             scaleAttentionWeights: dict["scale_attn_weights"] as? Bool ?? true)
         try validate(source: source)
