@@ -54,16 +54,20 @@ public struct TensorInfo: Sendable, Equatable {
     public var byteCount: Int { byteRange.count }
 }
 
-/// The number of elements of `shape`, or nil if a dimension is negative or the product overflows.
+/// The number of elements of `shape`, or nil if a dimension is negative or the product of the
+/// non-zero dimensions overflows. Zeros are left out of the check so that a shape accepted here
+/// can be multiplied out in any order (a shape's users do not all go innermost first).
 func checkedElementCount(_ shape: [Int]) -> Int? {
     var product = 1
+    var hasZero = false
     for dim in shape {
         if dim < 0 { return nil }
+        if dim == 0 { hasZero = true; continue }
         let (next, overflow) = product.multipliedReportingOverflow(by: dim)
         if overflow { return nil }
         product = next
     }
-    return product
+    return hasZero ? 0 : product
 }
 
 /// The byte size of `shape` elements of `dtype`, or nil on a negative dimension or overflow.

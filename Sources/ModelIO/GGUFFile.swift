@@ -105,6 +105,7 @@ public enum GGUFValue: Sendable, Equatable {
         case .array(let array):
             let head = array.prefix(4).map(\.summary).joined(separator: ", ")
             return "[\(array.elementType) × \(array.count)]" + (array.count == 0 ? "" : " [\(head)\(array.count > 4 ? ", …" : "")]")
+        case .uint64(let v): return String(v)  // above Int.max it has no intValue
         default: return String(intValue!)
         }
     }
@@ -204,10 +205,12 @@ public struct GGMLType: RawRepresentable, Hashable, Sendable, CustomStringConver
     public var blockBytes: Int { Self.layouts[rawValue]!.blockBytes }
 
     /// Bytes of a tensor of this type with dimensions `ne` (innermost first); nil when ne0 is
-    /// not a multiple of the block size, a dimension is negative, or the size overflows.
+    /// not a multiple of the block size, a dimension is negative, or the size or the element
+    /// count overflows (see `checkedElementCount`: a zero dimension makes the size 0 while a
+    /// product of the other dimensions can still overflow).
     public func byteCount(ne: [Int]) -> Int? {
         guard let first = ne.first else { return blockBytes }  // a scalar
-        guard first % blockSize == 0 else { return nil }
+        guard first % blockSize == 0, checkedElementCount(ne) != nil else { return nil }
         guard let rows = checkedElementCount(Array(ne.dropFirst())), first >= 0 else { return nil }
         let (rowBytes, o1) = (first / blockSize).multipliedReportingOverflow(by: blockBytes)
         let (total, o2) = rowBytes.multipliedReportingOverflow(by: rows)

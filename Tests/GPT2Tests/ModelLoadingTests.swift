@@ -45,6 +45,9 @@ struct ModelLoadingTests {
         ("{\"n_layer\": 0, \"n_head\": 2, \"n_embd\": 32, \"vocab_size\": 10}", "n_layer must be positive"),
         ("{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 32, \"vocab_size\": 10, \"activation_function\": \"relu\"}", "activation_function"),
         ("{\"model_type\": \"llama\", \"n_layer\": 2, \"n_head\": 2, \"n_embd\": 32, \"vocab_size\": 10}", "only \"gpt2\""),
+        // 1e66 is infinite as a Float; 4 · n_embd (the default n_inner) overflows.
+        ("{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 32, \"vocab_size\": 10, \"layer_norm_epsilon\": 1e66}", "layer_norm_epsilon must be positive and finite, got inf"),
+        ("{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 4611686018427387904, \"vocab_size\": 10}", "n_embd is 4611686018427387904, more than the 65536"),
     ])
     func rejectsBadConfig(json: String, expected: String) {
         let text = message { _ = try GPT2Config(json: Data(json.utf8), source: "cfg.json") }

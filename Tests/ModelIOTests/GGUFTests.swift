@@ -154,6 +154,10 @@ struct GGUFTests {
         ("offset beyond the file", corrupt { $0.tensors = [("w", [1], 0, 1 << 40)] }, "extends beyond the end of the file"),
         ("Q8_0 row of 33", corrupt { $0.tensors = [("w", [33, 1], 8, 0)]; $0.data = [UInt8](repeating: 0, count: 64) }, "tensor 'w' of type Q8_0 has rows of 33 elements, not a multiple of its block size 32"),
         ("overflowing size", corrupt { $0.tensors = [("w", [1 << 62, 1 << 62], 0, 0)] }, "tensor 'w' has dimensions"),
+        // A zero dimension makes the size 0, but multiplying the dimensions out (innermost first for
+        // elementCount, outermost first for a FloatTensor's shape) must not overflow either.
+        ("overflow before a zero", corrupt { $0.tensors = [("w", [1 << 40, 1 << 40, 0], 0, 0)] }, "tensor 'w' has dimensions"),
+        ("overflow after a zero", corrupt { $0.tensors = [("w", [1, 0, 1 << 40, 1 << 40], 0, 0)] }, "tensor 'w' has dimensions"),
         ("absurd dimension", corrupt { $0.tensors = [("w", [.max], 0, 0)] }, "tensor 'w' has absurd dimension"),
         ("overlap", corrupt { $0.tensors = [("a", [4], 0, 0), ("b", [4], 1, 0)] }, "tensors 'a' and 'b' overlap"),
     ]
@@ -164,6 +168,12 @@ struct GGUFTests {
         let text = problem(bytes)
         #expect(text.contains("m.gguf: invalid GGUF file: ") && text.contains(phrase), "\(text)")
         #expect(!text.contains("\n"))
+    }
+
+    @Test func summaryOfAUInt64AboveIntMax() {
+        // `gpt2 inspect` prints every value's summary; a uint64 above Int.max has no intValue.
+        #expect(GGUFValue.uint64(.max).summary == "18446744073709551615")
+        #expect(GGUFValue.array(.uint64, [.uint64(1 << 63)]).summary == "[uint64 × 1] [9223372036854775808]")
     }
 
     @Test func everyTruncationIsAnErrorNotACrash() throws {

@@ -75,7 +75,9 @@ public struct GPT2Config: Sendable, Equatable {
             if value > limit { throw fail("\(name) is \(value), more than the \(limit) this runtime accepts") }
         }
         if nEmbd % nHead != 0 { throw fail("n_embd (\(nEmbd)) is not a multiple of n_head (\(nHead))") }
-        if !(layerNormEpsilon > 0) { throw fail("layer_norm_epsilon must be positive, got \(layerNormEpsilon)") }
+        if !(layerNormEpsilon > 0 && layerNormEpsilon.isFinite) {
+            throw fail("layer_norm_epsilon must be positive and finite, got \(layerNormEpsilon)")
+        }
     }
 
     // MARK: - config.json
