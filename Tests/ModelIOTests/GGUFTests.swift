@@ -173,7 +173,7 @@ struct GGUFTests {
     @Test func summaryOfAUInt64AboveIntMax() {
         // `gpt2 inspect` prints every value's summary; a uint64 above Int.max has no intValue.
         #expect(GGUFValue.uint64(.max).summary == "18446744073709551615")
-        #expect(GGUFValue.array(.uint64, [.uint64(1 << 63)]).summary == "[uint64 × 1] [9223372036854775808]")
+        #expect(GGUFValue.array(GGUFArray(.uint64, [.uint64(1 << 63)])).summary == "[uint64 × 1] [9223372036854775808]")
     }
 
     @Test func everyTruncationIsAnErrorNotACrash() throws {
