@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds and runs the libFuzzer targets in Fuzz/ (see perf/FUZZING.md).
+# Builds and runs the libFuzzer targets in Fuzz/ (see ROBUSTNESS.md, Fuzzing).
 #
 #   scripts/fuzz.sh TARGET SECONDS [LIBFUZZER_FLAG...]   one target
 #   scripts/fuzz.sh all SECONDS [LIBFUZZER_FLAG...]      every target, one after the other
