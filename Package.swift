@@ -6,12 +6,16 @@
 // Module map (one concern each; the folder tree under Sources/ mirrors it):
 //   CNuma      system library: libnuma (Debian: libnuma-dev)
 //   CPUHints   header-only C: the spin-wait pause and software prefetches for hot loops
-//   GPT2Runtime thread pool, aligned buffers, NUMA topology, clocks
+//   GPT2Runtime thread pool, libdispatch parallelFor, aligned buffers, NUMA topology, clocks,
+//              the cache directory
+//   Calibration this machine's ceilings (read bandwidth, fp32 and int8 peaks); no GPT-2 in it
 //   Kernels    SIMD math: matmul, attention, LayerNorm, GELU, softmax
-//   ModelIO    memory-mapped files, safetensors reader/writer, half-precision conversion
+//   ModelIO    memory-mapped files, safetensors and GGUF readers/writers, the base-logits file,
+//              half-precision conversion, JSON string escaping
 //   Tokenizer  exact GPT-2 byte-level BPE (vocabulary embedded as resources)
-//   GPT2       config, weights, graph executor with KV cache, sampler, generator
-//   Profiling  per-op timing, traces and reports; benchmark runner; machine calibration
+//   GPT2       config, weights, graph executor with KV cache, sampler, generator, the default
+//              (random-weight) model cache
+//   Profiling  per-op timing, traces and reports; benchmark runner
 //   GPT2CLI    the `gpt2` command
 //
 // Code generation: kernels are written with Swift SIMD types and need the host's vector ISA
@@ -97,6 +101,7 @@ let package = Package(
         // Header only: the spin-wait pause and software prefetches (see cpu_hints.h).
         .systemLibrary(name: "CPUHints"),
         .target(name: "GPT2Runtime", dependencies: ["CNuma", "CPUHints"], swiftSettings: hotCodeFlags),
+        .target(name: "Calibration", dependencies: ["GPT2Runtime"], swiftSettings: hotCodeFlags + int8Flags),
         .target(name: "Kernels", dependencies: ["GPT2Runtime", "CPUHints"], swiftSettings: kernelFlags + int8Flags),
         .target(name: "ModelIO", dependencies: ["GPT2Runtime"], swiftSettings: hotCodeFlags),
         .target(
@@ -110,13 +115,14 @@ let package = Package(
             dependencies: ["GPT2Runtime", "Kernels", "ModelIO", "Tokenizer"],
             swiftSettings: hotCodeFlags
         ),
-        .target(name: "Profiling", dependencies: ["GPT2", "GPT2Runtime", "Kernels"], swiftSettings: hotCodeFlags + int8Flags),
+        .target(name: "Profiling", dependencies: ["Calibration", "GPT2", "GPT2Runtime", "Kernels", "ModelIO"], swiftSettings: hotCodeFlags + int8Flags),
         .executableTarget(
             name: "GPT2CLI",
-            dependencies: ["GPT2", "ModelIO", "Profiling", "GPT2Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Calibration", "GPT2", "ModelIO", "Profiling", "GPT2Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
         .testTarget(name: "GPT2RuntimeTests", dependencies: ["GPT2Runtime"], swiftSettings: cpuFlags),
+        .testTarget(name: "CalibrationTests", dependencies: ["Calibration"], swiftSettings: cpuFlags),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: cpuFlags + int8Flags),
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "GPT2Runtime"], swiftSettings: cpuFlags),
         .testTarget(
@@ -127,7 +133,7 @@ let package = Package(
             name: "GPT2Tests", dependencies: ["GPT2", "GPT2Runtime"],
             resources: [.copy("Fixtures")], swiftSettings: cpuFlags
         ),
-        .testTarget(name: "ProfilingTests", dependencies: ["Profiling"], swiftSettings: cpuFlags),
+        .testTarget(name: "ProfilingTests", dependencies: ["Calibration", "Profiling"], swiftSettings: cpuFlags),
         .testTarget(name: "GPT2CLITests", dependencies: ["GPT2CLI"], swiftSettings: cpuFlags),
     ]
 )

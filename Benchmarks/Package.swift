@@ -17,6 +17,19 @@ let cpuFlags: [SwiftSetting] =
 // A path dependency's identity is its directory's name (the worktree's, not "swift-gpt2").
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 
+/// A benchmark suite in `Benchmarks/<name>`, using package-benchmark and the given products of
+/// swift-gpt2, built with -Ounchecked.
+func benchmarkSuite(_ name: String, products: [String]) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: [.product(name: "Benchmark", package: "package-benchmark")]
+            + products.map { Target.Dependency.product(name: $0, package: root) },
+        path: "Benchmarks/\(name)",
+        swiftSettings: cpuFlags + [.unsafeFlags(["-Ounchecked"])],
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+    )
+}
+
 let package = Package(
     name: "swift-gpt2-benchmarks",
     platforms: [.macOS(.v15)],
@@ -25,30 +38,9 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
-        .executableTarget(
-            name: "KernelBenchmarks",
-            dependencies: [
-                .product(name: "Benchmark", package: "package-benchmark"),
-                .product(name: "Kernels", package: root),
-                .product(name: "GPT2Runtime", package: root),
-            ],
-            path: "Benchmarks/KernelBenchmarks",
-            swiftSettings: cpuFlags + [.unsafeFlags(["-Ounchecked"])],
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
-        ),
+        benchmarkSuite("KernelBenchmarks", products: ["Kernels", "GPT2Runtime"]),
         // End to end: GPT-2 124M fp32 and Q8_0, pp128 and tg32, 1 and 2 threads, with
         // regression thresholds for `benchmark baseline check`.
-        .executableTarget(
-            name: "EndToEnd",
-            dependencies: [
-                .product(name: "Benchmark", package: "package-benchmark"),
-                .product(name: "GPT2", package: root),
-                .product(name: "GPT2Runtime", package: root),
-                .product(name: "Profiling", package: root),
-            ],
-            path: "Benchmarks/EndToEnd",
-            swiftSettings: cpuFlags + [.unsafeFlags(["-Ounchecked"])],
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
-        ),
+        benchmarkSuite("EndToEnd", products: ["GPT2", "GPT2Runtime", "Profiling"]),
     ]
 )

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Profiling
+import Calibration
 import GPT2Runtime
 
 struct Calibrate: ParsableCommand {

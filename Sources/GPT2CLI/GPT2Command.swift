@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import GPT2
 import ModelIO
-import Profiling
 
 @main
 struct GPT2Command: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GPT2
+import ModelIO
 import GPT2Runtime
 
 struct Perplexity: ParsableCommand {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Calibration
 import Foundation
 import GPT2
 import Profiling

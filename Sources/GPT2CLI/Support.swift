@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import GPT2
-import Profiling
 import GPT2Runtime
 import Tokenizer
 

@@ -235,7 +235,7 @@ public struct GGUFTensorInfo: Sendable, Equatable {
 }
 
 /// A GGUF file (version 2 or 3), memory-mapped and fully validated on open.
-public final class GGUFFile: @unchecked Sendable {
+public final class GGUFFile: TensorFile, @unchecked Sendable {
     /// The mapping that backs every tensor view.
     public let file: MappedFile
     public let version: UInt32
@@ -258,8 +258,6 @@ public final class GGUFFile: @unchecked Sendable {
     static let maxDimensions = 4
     /// Arrays nest at most this deep (GPT-2 files use one level).
     static let maxArrayDepth = 8
-
-    public var path: String { file.path }
 
     /// Maps and validates `path`. Throws `ModelIOError` (`.malformed` with format "GGUF" and a
     /// one-line problem) for anything out of the spec.
@@ -390,40 +388,16 @@ public final class GGUFFile: @unchecked Sendable {
         tensorIndex[name].map { tensors[$0] }
     }
 
-    /// The tensor called `name`; throws `ModelIOError.tensorNotFound` if there is none.
-    public func tensor(named name: String) throws -> GGUFTensorInfo {
-        guard let tensor = self[name] else { throw ModelIOError.tensorNotFound(path: path, name: name) }
-        return tensor
-    }
-
-    /// The stored bytes of `tensor` (which must come from this file), inside the mapping.
-    public func rawBytes(of tensor: GGUFTensorInfo) -> UnsafeRawBufferPointer {
-        precondition(tensor.byteRange.upperBound <= file.count, "tensor \(tensor.name) is not from \(path)")
-        return UnsafeRawBufferPointer(rebasing: file.bytes[tensor.byteRange])
-    }
-
     /// fp32 values (shape outermost first): F32 → a view into the mapping (the data section is
     /// aligned, so no copy); F16 → converted once into an owned buffer; other types → throws
     /// `ModelIOError.malformed` naming the tensor and its type.
     public func floats(_ tensor: GGUFTensorInfo) throws -> FloatTensor {
-        let source = rawBytes(of: tensor)
-        let count = tensor.elementCount
-        switch tensor.type {
-        case .f32 where Int(bitPattern: source.baseAddress) % 4 == 0:
-            return FloatTensor(shape: tensor.shape, pointer: source.baseAddress!.assumingMemoryBound(to: Float.self),
-                               owner: file, isMappedView: true)
-        case .f32:
-            let buffer = AlignedBuffer<Float>(count: count, zeroed: false)
-            UnsafeMutableRawPointer(buffer.pointer).copyMemory(from: source.baseAddress!, byteCount: 4 * count)
-            return FloatTensor(shape: tensor.shape, buffer: buffer)
-        case .f16:
-            let buffer = AlignedBuffer<Float>(count: count, zeroed: false)
-            if count > 0 { convertF16ToF32(source.baseAddress!, buffer.pointer, count: count) }
-            return FloatTensor(shape: tensor.shape, buffer: buffer)
-        default:
+        let dtype: DType? = tensor.type == .f32 ? .f32 : tensor.type == .f16 ? .f16 : nil
+        guard let dtype, let values = fp32Values(of: tensor, dtype: dtype, shape: tensor.shape) else {
             throw ModelIOError.malformed(path: path, format: "GGUF",
                                          problem: "tensor \(quoted(tensor.name)) has type \(tensor.type), which cannot be read as fp32 here (only F32 and F16)")
         }
+        return values
     }
 }
 

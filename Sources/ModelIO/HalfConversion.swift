@@ -9,15 +9,11 @@
 /// Converts `count` IEEE half-precision values at `src` to fp32. Exact.
 public func convertF16ToF32(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
     let out = UnsafeMutableRawPointer(dst)
-    var i = 0
-    while i + 16 <= count {
+    forEachSIMD16(count: count) { i in
         let h = src.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<Float16>.self)
         out.storeBytes(of: SIMD16<Float>(h), toByteOffset: 4 * i, as: SIMD16<Float>.self)
-        i += 16
-    }
-    while i < count {
+    } scalar: { i in
         dst[i] = Float(src.loadUnaligned(fromByteOffset: 2 * i, as: Float16.self))
-        i += 1
     }
 }
 
@@ -25,33 +21,25 @@ public func convertF16ToF32(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer
 /// (overflow gives ±inf, NaN stays NaN).
 public func convertF32ToF16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer, count: Int) {
     let input = UnsafeRawPointer(src)
-    var i = 0
-    while i + 16 <= count {
+    forEachSIMD16(count: count) { i in
         let f = input.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
         dst.storeBytes(of: SIMD16<Float16>(f), toByteOffset: 2 * i, as: SIMD16<Float16>.self)
-        i += 16
-    }
-    while i < count {
+    } scalar: { i in
         let f = input.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
         dst.storeBytes(of: Float16(f), toByteOffset: 2 * i, as: Float16.self)
-        i += 1
     }
 }
 
 /// Converts `count` bfloat16 values at `src` to fp32. Exact.
 public func convertBF16ToF32(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
     let out = UnsafeMutableRawPointer(dst)
-    var i = 0
-    while i + 16 <= count {
+    forEachSIMD16(count: count) { i in
         let h = src.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt16>.self)
         let bits = SIMD16<UInt32>(truncatingIfNeeded: h) &<< 16
         out.storeBytes(of: bits, toByteOffset: 4 * i, as: SIMD16<UInt32>.self)
-        i += 16
-    }
-    while i < count {
+    } scalar: { i in
         let h = src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
         dst[i] = Float(bitPattern: UInt32(h) << 16)
-        i += 1
     }
 }
 
@@ -60,8 +48,7 @@ public func convertBF16ToF32(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointe
 /// payload that lives only in the low bits cannot turn into inf.
 public func convertF32ToBF16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer, count: Int) {
     let input = UnsafeRawPointer(src)
-    var i = 0
-    while i + 16 <= count {
+    forEachSIMD16(count: count) { i in
         let bits = input.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self)
         let lsb = (bits &>> 16) & 1
         let rounded = (bits &+ 0x7FFF &+ lsb) &>> 16
@@ -73,12 +60,9 @@ public func convertF32ToBF16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutableRa
         let nanMask = SIMD16<UInt32>.zero &- isNaN
         let result = (rounded & ~nanMask) | (quietNaN & nanMask)
         dst.storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: result), toByteOffset: 2 * i, as: SIMD16<UInt16>.self)
-        i += 16
-    }
-    while i < count {
+    } scalar: { i in
         let bits = input.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)
         dst.storeBytes(of: bf16Bits(fromFloatBits: bits), toByteOffset: 2 * i, as: UInt16.self)
-        i += 1
     }
 }
 
@@ -90,4 +74,19 @@ func bf16Bits(fromFloatBits bits: UInt32) -> UInt16 {
     }
     let lsb = (bits >> 16) & 1
     return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ lsb) >> 16)
+}
+
+/// Calls `vector(i)` for i = 0, 16, 32, … while 16 elements remain, then `scalar(i)` for each
+/// of the last `count % 16`.
+@inline(__always)
+private func forEachSIMD16(count: Int, _ vector: (Int) -> Void, scalar: (Int) -> Void) {
+    var i = 0
+    while i + 16 <= count {
+        vector(i)
+        i += 16
+    }
+    while i < count {
+        scalar(i)
+        i += 1
+    }
 }

@@ -28,24 +28,3 @@ public enum ModelIOError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
-
-/// Quotes a name for an error message, escaping control characters so the message stays on one line.
-func quoted(_ name: String) -> String {
-    var out = "'"
-    for scalar in name.unicodeScalars {
-        switch scalar {
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case "'": out += "\\'"
-        case "\\": out += "\\\\"
-        default:
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                out += "\\u{\(String(scalar.value, radix: 16))}"
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "'"
-}

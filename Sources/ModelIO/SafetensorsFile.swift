@@ -7,7 +7,7 @@ import Foundation
 /// Each header entry is `{"dtype": ..., "shape": [...], "data_offsets": [begin, end]}` with
 /// offsets relative to the start of the data; `"__metadata__"` holds string pairs. Tensors of
 /// any dtype may be present; only `floats()` requires F32, F16 or BF16.
-public final class SafetensorsFile: @unchecked Sendable {
+public final class SafetensorsFile: TensorFile, @unchecked Sendable {
     /// The mapping that backs every tensor view.
     public let file: MappedFile
     /// All tensors, in data-offset order.
@@ -164,55 +164,18 @@ public final class SafetensorsFile: @unchecked Sendable {
         self.indexByName = indexByName
     }
 
-    /// The path the file was opened with.
-    public var path: String { file.path }
-
     /// The tensor called `name`, or nil.
     public subscript(name: String) -> TensorInfo? {
         indexByName[name].map { tensors[$0] }
     }
 
-    /// The tensor called `name`; throws `ModelIOError.tensorNotFound` if there is none.
-    public func tensor(named name: String) throws -> TensorInfo {
-        guard let tensor = self[name] else {
-            throw ModelIOError.tensorNotFound(path: path, name: name)
-        }
-        return tensor
-    }
-
-    /// The stored bytes of `tensor` (which must come from this file), inside the mapping.
-    public func rawBytes(of tensor: TensorInfo) -> UnsafeRawBufferPointer {
-        precondition(tensor.byteRange.upperBound <= file.count, "tensor \(tensor.name) is not from \(path)")
-        return UnsafeRawBufferPointer(rebasing: file.bytes[tensor.byteRange])
-    }
-
     /// fp32 values: F32 → a view into the mapping when 4-byte aligned (else an aligned copy);
     /// F16/BF16 → converted once into an owned buffer; other dtypes → throws.
     public func floats(_ tensor: TensorInfo) throws -> FloatTensor {
-        let source = rawBytes(of: tensor)
-        let count = tensor.elementCount
-        switch tensor.dtype {
-        case .f32:
-            let address = source.baseAddress!
-            if Int(bitPattern: address) % MemoryLayout<Float>.alignment == 0 {
-                return FloatTensor(
-                    shape: tensor.shape, pointer: address.assumingMemoryBound(to: Float.self),
-                    owner: file, isMappedView: true)
-            }
-            let buffer = AlignedBuffer<Float>(count: count, zeroed: false)
-            UnsafeMutableRawPointer(buffer.pointer).copyMemory(from: address, byteCount: 4 * count)
-            return FloatTensor(shape: tensor.shape, buffer: buffer)
-        case .f16:
-            let buffer = AlignedBuffer<Float>(count: count, zeroed: false)
-            convertF16ToF32(source.baseAddress!, buffer.pointer, count: count)
-            return FloatTensor(shape: tensor.shape, buffer: buffer)
-        case .bf16:
-            let buffer = AlignedBuffer<Float>(count: count, zeroed: false)
-            convertBF16ToF32(source.baseAddress!, buffer.pointer, count: count)
-            return FloatTensor(shape: tensor.shape, buffer: buffer)
-        default:
+        guard let values = fp32Values(of: tensor, dtype: tensor.dtype, shape: tensor.shape) else {
             throw ModelIOError.unsupportedDType(path: path, tensor: tensor.name, dtype: tensor.dtype)
         }
+        return values
     }
 
     /// fp32 values of the tensor called `name` (see `floats(_:)`).

@@ -43,7 +43,7 @@ public enum SafetensorsWriter {
         var first = true
         if !metadata.isEmpty {
             // Keys sorted: dictionary order is random, and the output must be deterministic.
-            let pairs = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            let pairs = metadata.keys.sorted().map { "\(jsonStringLiteral($0)):\(jsonStringLiteral(metadata[$0]!))" }
             json += "\"__metadata__\":{\(pairs.joined(separator: ","))}"
             first = false
         }
@@ -70,7 +70,7 @@ public enum SafetensorsWriter {
             if !first { json += "," }
             first = false
             let dims = entry.shape.map(String.init).joined(separator: ",")
-            json += "\(jsonString(entry.name)):{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}"
+            json += "\(jsonStringLiteral(entry.name)):{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}"
             offset = end
         }
         json += "}"
@@ -103,26 +103,4 @@ public enum SafetensorsWriter {
 /// The C `write`, which the static method `write` hides inside `SafetensorsWriter`.
 private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
     write(fd, buffer, count)
-}
-
-/// A JSON string literal for `string`: quotes, backslashes and control characters escaped.
-func jsonString(_ string: String) -> String {
-    var out = "\""
-    for scalar in string.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
 }

@@ -1,5 +1,6 @@
 // `gpt2 bench -o md|csv|json|jsonl`.
 
+import Calibration
 import Foundation
 
 /// Output formats of `gpt2 bench`.

@@ -1,6 +1,7 @@
 // `gpt2 bench`: llama-bench's tests (pp, tg, pp+tg) over models × thread counts, with per-token
 // latency percentiles, time to first token and achieved weight-streaming bandwidth on top.
 
+import Calibration
 import Foundation
 import GPT2
 import GPT2Runtime

@@ -1,6 +1,7 @@
 // The outputs of `gpt2 profile`: Markdown tables, a Chrome trace-event file and an HTML report.
 
 import Foundation
+import ModelIO
 
 extension PhaseSummary {
     /// The heading line of the phase: steps, tokens and speed.
@@ -53,21 +54,6 @@ extension PhaseSummary {
     }
 }
 
-/// Escapes text for a JSON string literal (without the quotes).
-func jsonEscaped(_ s: String) -> String {
-    var out = ""
-    for c in s.unicodeScalars {
-        switch c {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case _ where c.value < 0x20: out += String(format: "\\u%04x", c.value)
-        default: out.unicodeScalars.append(c)
-        }
-    }
-    return out
-}
-
 /// Escapes text for XML/HTML content and attributes.
 func xmlEscaped(_ s: String) -> String {
     s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
@@ -99,12 +85,12 @@ extension ProfileRecording {
             items.append(#"{"name":"\#(s.phase.rawValue) (\#(s.tokens) tokens)","cat":"step","ph":"X","ts":\#(us(s.start)),"dur":\#(dur(s.start, s.end)),"pid":1,"tid":0}"#)
         }
         for e in events {
-            items.append(#"{"name":"\#(jsonEscaped(e.name))","cat":"op","ph":"X","ts":\#(us(e.start)),"dur":\#(dur(e.start, e.end)),"pid":1,"tid":1,"args":{"layer":\#(e.layer),"tokens":\#(e.tokens),"phase":"\#(e.phase.rawValue)"}}"#)
+            items.append(#"{"name":\#(jsonStringLiteral(e.name)),"cat":"op","ph":"X","ts":\#(us(e.start)),"dur":\#(dur(e.start, e.end)),"pid":1,"tid":1,"args":{"layer":\#(e.layer),"tokens":\#(e.tokens),"phase":"\#(e.phase.rawValue)"}}"#)
         }
         let sorted = events.sorted { $0.start < $1.start }
         for span in threadSpans {
             let name = Self.enclosing(span, in: sorted)?.name ?? "region"
-            items.append(#"{"name":"\#(jsonEscaped(name))","cat":"thread","ph":"X","ts":\#(us(span.start)),"dur":\#(dur(span.start, span.end)),"pid":2,"tid":\#(span.thread)}"#)
+            items.append(#"{"name":\#(jsonStringLiteral(name)),"cat":"thread","ph":"X","ts":\#(us(span.start)),"dur":\#(dur(span.start, span.end)),"pid":2,"tid":\#(span.thread)}"#)
         }
         return "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n" + items.joined(separator: ",\n") + "\n]}\n"
     }

@@ -1,6 +1,7 @@
 // Aggregation of a profile recording into the figures `gpt2 profile` prints: per-op totals with
 // rates and roofline shares, a layer × op matrix, and the time no op accounts for.
 
+import Calibration
 import GPT2
 
 /// One row of the per-op table.

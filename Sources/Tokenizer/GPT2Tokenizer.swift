@@ -248,10 +248,7 @@ public final class GPT2Tokenizer: Sendable {
 
     /// Token ids of `text`. The literal "<|endoftext|>" becomes `endOfTextID`, as in Hugging Face.
     public func encode(_ text: String) -> [Int] {
-        var text = text
-        return text.withUTF8 { utf8 in
-            var ids: [Int] = []
-            ids.reserveCapacity(utf8.count / 3)
+        Self.ids(of: text) { utf8, ids in
             let marker = Array(Self.endOfTextToken.utf8)
             var segmentStart = 0
             var i = 0
@@ -266,17 +263,21 @@ public final class GPT2Tokenizer: Sendable {
                 }
             }
             encodeOrdinary(UnsafeBufferPointer(rebasing: utf8[segmentStart...]), into: &ids)
-            return ids
         }
     }
 
     /// Token ids of `text`, treating "<|endoftext|>" as ordinary text (for untrusted input).
     public func encodeOrdinary(_ text: String) -> [Int] {
+        Self.ids(of: text) { utf8, ids in encodeOrdinary(utf8, into: &ids) }
+    }
+
+    /// The ids that `encode` appends for `text`'s UTF-8 bytes (about one per 3 bytes, reserved).
+    private static func ids(of text: String, _ encode: (UnsafeBufferPointer<UInt8>, inout [Int]) -> Void) -> [Int] {
         var text = text
         return text.withUTF8 { utf8 in
             var ids: [Int] = []
             ids.reserveCapacity(utf8.count / 3)
-            encodeOrdinary(utf8, into: &ids)
+            encode(utf8, &ids)
             return ids
         }
     }

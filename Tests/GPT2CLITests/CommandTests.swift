@@ -16,14 +16,18 @@ func runCommand(_ arguments: [String]) -> String? {
     }
 }
 
+/// A random-weight checkpoint written to a fresh temporary directory: 2 layers, 4 heads, GPT-2's
+/// vocabulary, the given width and context.
+func randomModelDirectory(_ label: String, nEmbd: Int, nPositions: Int, seed: UInt64) -> String {
+    let dir = NSTemporaryDirectory() + "gpt2-cli-\(label)-" + UUID().uuidString
+    try! RandomModel.write(config: GPT2Config(nLayer: 2, nHead: 4, nEmbd: nEmbd, nPositions: nPositions, vocabSize: 50257), seed: seed, to: dir)
+    return dir
+}
+
 /// The `gpt2` subcommands, run in-process on a small random model.
 @Suite(.serialized)
 struct CommandTests {
-    static let modelDirectory: String = {
-        let dir = NSTemporaryDirectory() + "gpt2-cli-tests-" + UUID().uuidString
-        try! RandomModel.write(config: GPT2Config(nLayer: 2, nHead: 4, nEmbd: 64, nPositions: 48, vocabSize: 50257), seed: 3, to: dir)
-        return dir
-    }()
+    static let modelDirectory = randomModelDirectory("tests", nEmbd: 64, nPositions: 48, seed: 3)
 
     func run(_ arguments: [String]) -> String? { runCommand(arguments) }
 

@@ -84,11 +84,7 @@ struct QuantizeSafetyTests {
     }
 
     /// 58 MB of f32 output: writing it takes long enough to be interrupted while the temporary file exists.
-    static let largerModel: String = {
-        let dir = NSTemporaryDirectory() + "gpt2-cli-larger-" + UUID().uuidString
-        try! RandomModel.write(config: GPT2Config(nLayer: 2, nHead: 4, nEmbd: 256, nPositions: 64, vocabSize: 50257), seed: 2, to: dir)
-        return dir
-    }()
+    static let largerModel = randomModelDirectory("larger", nEmbd: 256, nPositions: 64, seed: 2)
 
     @Test(arguments: [SIGINT, SIGTERM])
     func aSignalDuringTheWriteLeavesNoTemporaryFileAndTheOldOutput(signal: Int32) throws {

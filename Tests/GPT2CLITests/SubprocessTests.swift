@@ -107,11 +107,7 @@ func waitUntil(_ condition: () -> Bool) -> Bool {
 @Suite(.serialized)
 struct SubprocessTests {
     /// Context 4096 and 64 dims: thousands of fast tokens, so a run lasts until it is interrupted.
-    static let longContextModel: String = {
-        let dir = NSTemporaryDirectory() + "gpt2-cli-long-" + UUID().uuidString
-        try! RandomModel.write(config: GPT2Config(nLayer: 2, nHead: 4, nEmbd: 64, nPositions: 4096, vocabSize: 50257), seed: 5, to: dir)
-        return dir
-    }()
+    static let longContextModel = randomModelDirectory("long", nEmbd: 64, nPositions: 4096, seed: 5)
 
     func lines(_ text: String) -> [Substring] { text.split(separator: "\n") }
 

@@ -13,6 +13,20 @@ private func tilesExactly(_ ranges: [Range<Int>], _ count: Int) -> Bool {
     return next == count
 }
 
+/// The ranges that `split` hands to the body it is given (which may run on several threads).
+private func rangesVisited(_ split: (_ body: (Range<Int>) -> Void) -> Void) -> [Range<Int>] {
+    let ranges = Locked<[Range<Int>]>([])
+    split { range in ranges.withLock { $0.append(range) } }
+    return ranges.withLock { $0 }
+}
+
+/// The libdispatch `parallelFor` used off the inference path.
+@Test(arguments: [0, 1, 2, 3, 17, 1000, 100_000])
+func dispatchParallelForCoversEachIndexOnce(count: Int) {
+    let got = rangesVisited { parallelFor(count, $0) }
+    #expect(tilesExactly(got, count), "n=\(count): \(got)")
+}
+
 @Suite("ThreadPool", .serialized)
 struct ThreadPoolTests {
     // MARK: run
@@ -63,11 +77,7 @@ struct ThreadPoolTests {
     func parallelForCovers(count: Int, threads: Int) {
         let pool = ThreadPool(threadCount: threads)
         for granularity in [1, 2, 3, 4, 16, 64, 2000] {
-            let ranges = Locked<[Range<Int>]>([])
-            pool.parallelFor(count, granularity: granularity) { range in
-                ranges.withLock { $0.append(range) }
-            }
-            let got = ranges.withLock { $0 }
+            let got = rangesVisited { pool.parallelFor(count, granularity: granularity, $0) }
             let context = "n=\(count) threads=\(threads) granularity=\(granularity): \(got)"
             #expect(tilesExactly(got, count), "\(context)")
             #expect(got.count <= threads, "\(context)")
@@ -116,11 +126,7 @@ struct ThreadPoolTests {
     func parallelForChunkedCovers(count: Int, threads: Int) {
         let pool = ThreadPool(threadCount: threads)
         for chunk in [1, 2, 3, 16, 1000, 5000] {
-            let ranges = Locked<[Range<Int>]>([])
-            pool.parallelForChunked(count, chunk: chunk) { range in
-                ranges.withLock { $0.append(range) }
-            }
-            let got = ranges.withLock { $0 }
+            let got = rangesVisited { pool.parallelForChunked(count, chunk: chunk, $0) }
             let context = "n=\(count) threads=\(threads) chunk=\(chunk)"
             #expect(tilesExactly(got, count), "\(context): \(got.sorted { $0.lowerBound < $1.lowerBound })")
             if threads > 1 && count > chunk {  // one thread takes 0..<n in one call

@@ -55,29 +55,4 @@ struct KLDivergenceTests {
         #expect(abs(stats.klDivergenceQuantile(0.5) - sorted[2]) < 1e-15)
         #expect(abs(stats.klDivergenceQuantile(0.99) - (sorted[3] + 0.96 * (sorted[4] - sorted[3]))) < 1e-12)
     }
-
-    @Test func baseLogitsFileRoundTripsAndRejectsGarbage() throws {
-        let path = NSTemporaryDirectory() + "gpt2-kld-" + UUID().uuidString
-        let writer = try BaseLogitsWriter(path: path, vocabularySize: 3, context: 8, stride: 4, tokens: [5, 6, 7])
-        [Float(1), 2, 3].withUnsafeBufferPointer { writer.append(logits: $0, target: 2) }
-        [Float(4), 5, 6].withUnsafeBufferPointer { writer.append(logits: $0, target: 0) }
-        try writer.finish()
-        let file = try BaseLogitsFile(path: path)
-        #expect(file.tokens == [5, 6, 7] && file.targets == [2, 0] && file.context == 8 && file.stride == 4)
-        #expect(Array(file.logits(1)) == [4, 5, 6])
-
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        bytes.removeLast()
-        try bytes.write(to: URL(fileURLWithPath: path))
-        #expect(throws: (any Error).self) { try BaseLogitsFile(path: path) }
-        let text = (try? BaseLogitsFile(path: path)).map { _ in "" } ?? { do { _ = try BaseLogitsFile(path: path); return "" } catch { return "\(error)" } }()
-        #expect(text.contains("its header implies"), "\(text)")
-        try Data("not a logits file at all, no".utf8 + [UInt8](repeating: 0, count: 20)).write(to: URL(fileURLWithPath: path))
-        #expect({ do { _ = try BaseLogitsFile(path: path); return "" } catch { return "\(error)" } }().contains("bad magic"))
-
-        let outOfRange = try BaseLogitsWriter(path: path, vocabularySize: 3, context: 8, stride: 4, tokens: [5, 6])
-        [Float(1), 2, 3].withUnsafeBufferPointer { outOfRange.append(logits: $0, target: 7) }
-        try outOfRange.finish()
-        #expect({ do { _ = try BaseLogitsFile(path: path); return "" } catch { return "\(error)" } }().contains("target token 7 is outside the vocabulary"))
-    }
 }

@@ -174,15 +174,21 @@ private func expectFrequencies(
 
 // MARK: - Greedy
 
-@Test func greedyIsArgmax() throws {
-    var rng = Xoshiro256StarStar(seed: 1)
+/// Expects a sampler with `parameters(n)` to pick the argmax of 50 random logit vectors, for
+/// every vocabulary size n.
+func expectArgmax(rngSeed: UInt64, _ parameters: (_ n: Int) -> SamplingParameters) throws {
+    var rng = Xoshiro256StarStar(seed: rngSeed)
     for n in vocabSizes {
-        let sampler = try Sampler(parameters: .greedy, vocabularySize: n)
+        let sampler = try Sampler(parameters: parameters(n), vocabularySize: n)
         for _ in 0..<50 {
             let logits = randomTestLogits(n, &rng)
             #expect(sampleOnce(sampler, logits) == naiveArgmax(logits))
         }
     }
+}
+
+@Test func greedyIsArgmax() throws {
+    try expectArgmax(rngSeed: 1) { _ in .greedy }
 }
 
 @Test func temperatureZeroIgnoresSeed() throws {
@@ -199,15 +205,7 @@ private func expectFrequencies(
 }
 
 @Test func topKOneIsGreedy() throws {
-    var rng = Xoshiro256StarStar(seed: 3)
-    for n in vocabSizes {
-        let sampler = try Sampler(
-            parameters: .init(temperature: 1.5, topK: 1, topP: 1, seed: UInt64(n)), vocabularySize: n)
-        for _ in 0..<50 {
-            let logits = randomTestLogits(n, &rng)
-            #expect(sampleOnce(sampler, logits) == naiveArgmax(logits))
-        }
-    }
+    try expectArgmax(rngSeed: 3) { n in .init(temperature: 1.5, topK: 1, topP: 1, seed: UInt64(n)) }
 }
 
 // MARK: - Reproducibility

@@ -40,24 +40,26 @@ func referenceRound(_ magnitude: Double, significandBits: Int, minExponent: Int,
     return UInt32(exponent + bias) << UInt32(stored) | (UInt32(significand) - (1 << UInt32(stored)))
 }
 
-func referenceFloatToF16(_ x: Float) -> UInt16 {
+/// `x` in a 16-bit format whose sign is the top bit (`referenceRound`'s parameters, and the
+/// format's bits for infinity and for the NaN it gives).
+func referenceFloatTo16Bits(_ x: Float, significandBits: Int, minExponent: Int, maxExponent: Int,
+                            infinity: UInt16, nan: UInt16) -> UInt16 {
     let sign: UInt16 = x.sign == .minus ? 0x8000 : 0
-    if x.isNaN { return 0x7E00 }
-    if x.isInfinite { return sign | 0x7C00 }
-    guard let magnitude = referenceRound(Double(x.magnitude), significandBits: 11, minExponent: -14, maxExponent: 15) else {
-        return sign | 0x7C00
+    if x.isNaN { return nan }
+    if x.isInfinite { return sign | infinity }
+    guard let magnitude = referenceRound(Double(x.magnitude), significandBits: significandBits,
+                                         minExponent: minExponent, maxExponent: maxExponent) else {
+        return sign | infinity
     }
     return sign | UInt16(magnitude)
 }
 
+func referenceFloatToF16(_ x: Float) -> UInt16 {
+    referenceFloatTo16Bits(x, significandBits: 11, minExponent: -14, maxExponent: 15, infinity: 0x7C00, nan: 0x7E00)
+}
+
 func referenceFloatToBF16(_ x: Float) -> UInt16 {
-    let sign: UInt16 = x.sign == .minus ? 0x8000 : 0
-    if x.isNaN { return 0x7FC0 }
-    if x.isInfinite { return sign | 0x7F80 }
-    guard let magnitude = referenceRound(Double(x.magnitude), significandBits: 8, minExponent: -126, maxExponent: 127) else {
-        return sign | 0x7F80
-    }
-    return sign | UInt16(magnitude)
+    referenceFloatTo16Bits(x, significandBits: 8, minExponent: -126, maxExponent: 127, infinity: 0x7F80, nan: 0x7FC0)
 }
 
 /// Runs a conversion on unaligned copies of the input and output (byte offset 1), to exercise
@@ -130,23 +132,32 @@ func roundingInputs(decode: (UInt16) -> Float) -> [Float] {
         }
     }
 
+    /// Expects `converted[i]` to be `expected(inputs[i])`, or for a NaN input a NaN by `isNaN`
+    /// (its payload is free); records the first 10 mismatches.
+    func expectConversions(_ inputs: [Float], _ converted: [UInt16], to format: String, expected: (Float) -> UInt16,
+                           isNaN: (_ bits: UInt16, _ input: Float) -> Bool,
+                           sourceLocation: SourceLocation = #_sourceLocation) {
+        var failures = 0
+        for (x, bits) in zip(inputs, converted) {
+            let want = expected(x)
+            if x.isNaN ? isNaN(bits, x) : bits == want { continue }
+            failures += 1
+            if failures <= 10 {
+                Issue.record("F32 \(x) (\(String(x.bitPattern, radix: 16))) → \(format) \(String(bits, radix: 16)), expected \(String(want, radix: 16))",
+                             sourceLocation: sourceLocation)
+            }
+        }
+        #expect(failures == 0, sourceLocation: sourceLocation)
+    }
+
     @Test func f32ToF16RoundsToNearestEven() {
         let inputs = roundingInputs(decode: referenceF16ToFloat)
         let converted = convertUnaligned(inputs, outputType: UInt16.self) { source, destination, count in
             convertF32ToF16(source.assumingMemoryBound(to: Float.self), destination, count: count)
         }
-        var failures = 0
-        for (x, bits) in zip(inputs, converted) {
-            let expected = referenceFloatToF16(x)
-            let ok = x.isNaN ? (bits & 0x7C00 == 0x7C00 && bits & 0x3FF != 0) : bits == expected
-            if !ok {
-                failures += 1
-                if failures <= 10 {
-                    Issue.record("F32 \(x) (\(String(x.bitPattern, radix: 16))) → F16 \(String(bits, radix: 16)), expected \(String(expected, radix: 16))")
-                }
-            }
+        expectConversions(inputs, converted, to: "F16", expected: referenceFloatToF16) { bits, _ in
+            bits & 0x7C00 == 0x7C00 && bits & 0x3FF != 0
         }
-        #expect(failures == 0)
     }
 
     @Test func f32ToBF16RoundsToNearestEven() {
@@ -161,19 +172,9 @@ func roundingInputs(decode: (UInt16) -> Float) -> [Float] {
         let converted = convertUnaligned(inputs, outputType: UInt16.self) { source, destination, count in
             convertF32ToBF16(source.assumingMemoryBound(to: Float.self), destination, count: count)
         }
-        var failures = 0
-        for (x, bits) in zip(inputs, converted) {
-            let expected = referenceFloatToBF16(x)
-            let ok = x.isNaN ? (bits & 0x7F80 == 0x7F80 && bits & 0x7F != 0 && (bits & 0x8000 != 0) == (x.sign == .minus))
-                             : bits == expected
-            if !ok {
-                failures += 1
-                if failures <= 10 {
-                    Issue.record("F32 \(x) (\(String(x.bitPattern, radix: 16))) → BF16 \(String(bits, radix: 16)), expected \(String(expected, radix: 16))")
-                }
-            }
+        expectConversions(inputs, converted, to: "BF16", expected: referenceFloatToBF16) { bits, x in
+            bits & 0x7F80 == 0x7F80 && bits & 0x7F != 0 && (bits & 0x8000 != 0) == (x.sign == .minus)
         }
-        #expect(failures == 0)
     }
 
     @Test func referenceAgreesWithSwiftFloat16() {
@@ -190,28 +191,19 @@ func roundingInputs(decode: (UInt16) -> Float) -> [Float] {
     func raggedCountsTouchNothingPastTheEnd(count: Int) {
         // Guard values after the output must survive.
         let input = (0..<count).map { Float($0) * 0.5 - 3 }
-        var halves = [UInt16](repeating: 0xABCD, count: count + 3)
-        input.withUnsafeBufferPointer { source in
-            halves.withUnsafeMutableBytes { convertF32ToF16(source.baseAddress!, $0.baseAddress!, count: count) }
+        let formats = [("F16", convertF32ToF16, convertF16ToF32), ("BF16", convertF32ToBF16, convertBF16ToF32)]
+        for (format, encode, decode) in formats {
+            var halves = [UInt16](repeating: 0xABCD, count: count + 3)
+            input.withUnsafeBufferPointer { source in
+                halves.withUnsafeMutableBytes { encode(source.baseAddress!, $0.baseAddress!, count) }
+            }
+            #expect(halves[count...].allSatisfy { $0 == 0xABCD }, "\(format)")
+            var back = [Float](repeating: 99, count: count + 3)
+            halves.withUnsafeBytes { source in
+                back.withUnsafeMutableBufferPointer { decode(source.baseAddress!, $0.baseAddress!, count) }
+            }
+            #expect(Array(back[..<count]) == input, "\(format)")  // all exactly representable
+            #expect(back[count...].allSatisfy { $0 == 99 }, "\(format)")
         }
-        #expect(halves[count...].allSatisfy { $0 == 0xABCD })
-        var back = [Float](repeating: 99, count: count + 3)
-        halves.withUnsafeBytes { source in
-            back.withUnsafeMutableBufferPointer { convertF16ToF32(source.baseAddress!, $0.baseAddress!, count: count) }
-        }
-        #expect(Array(back[..<count]) == input)  // all exactly representable
-        #expect(back[count...].allSatisfy { $0 == 99 })
-
-        var brains = [UInt16](repeating: 0xABCD, count: count + 3)
-        input.withUnsafeBufferPointer { source in
-            brains.withUnsafeMutableBytes { convertF32ToBF16(source.baseAddress!, $0.baseAddress!, count: count) }
-        }
-        #expect(brains[count...].allSatisfy { $0 == 0xABCD })
-        var backFromBF16 = [Float](repeating: 99, count: count + 3)
-        brains.withUnsafeBytes { source in
-            backFromBF16.withUnsafeMutableBufferPointer { convertBF16ToF32(source.baseAddress!, $0.baseAddress!, count: count) }
-        }
-        #expect(Array(backFromBF16[..<count]) == input)
-        #expect(backFromBF16[count...].allSatisfy { $0 == 99 })
     }
 }

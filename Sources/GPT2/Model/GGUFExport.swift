@@ -175,22 +175,3 @@ public enum GGUFExport {
         }
     }
 }
-
-/// Runs `body` over 0..<count split into chunks on all cores (libdispatch; used off the
-/// inference path, where the ThreadPool's spinning workers are not running).
-func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
-    guard count > 0 else { return }
-    let chunks = min(count, 4 * ProcessInfo.processInfo.activeProcessorCount)
-    withoutActuallyEscaping(body) { body in
-        let box = SendableBox(body)
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            box.value(c * count / chunks ..< (c + 1) * count / chunks)
-        }
-    }
-}
-
-/// Moves a value across a concurrency boundary the caller knows to be safe (disjoint writes).
-struct SendableBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}

@@ -330,23 +330,7 @@ public final class Sampler {
                 worst = base[token(heap[0])]
             }
         }
-        var i = k
-        while i < n && i % 16 != 0 {
-            offer(i)
-            i += 1
-        }
-        while i + 16 <= n {
-            if any((base + i).vec16() .> worst) {
-                for lane in 0..<16 {
-                    offer(i + lane)
-                }
-            }
-            i += 16
-        }
-        while i < n {
-            offer(i)
-            i += 1
-        }
+        visit(k..<n, skippingBlocks: { !any((base + $0).vec16() .> worst) }, offer)
 
         // Collect the winners in index order: every logit above the worst kept one, and the
         // ties with it up to its index.
@@ -359,20 +343,31 @@ public final class Sampler {
                 count += 1
             }
         }
-        i = 0
-        while i + 16 <= n {
-            if any((base + i).vec16() .>= worst) {
+        visit(0..<n, skippingBlocks: { !any((base + $0).vec16() .>= worst) }, collect)
+        return count
+    }
+
+    /// Calls `body(i)` for every i in `range`, except in the aligned blocks of 16 indices that
+    /// `canSkip(first index of the block)` rules out, asked when the scan reaches the block.
+    @inline(__always)
+    private func visit(_ range: Range<Int>, skippingBlocks canSkip: (Int) -> Bool, _ body: (Int) -> Void) {
+        var i = range.lowerBound
+        while i < range.upperBound && i % 16 != 0 {
+            body(i)
+            i += 1
+        }
+        while i + 16 <= range.upperBound {
+            if !canSkip(i) {
                 for lane in 0..<16 {
-                    collect(i + lane)
+                    body(i + lane)
                 }
             }
             i += 16
         }
-        while i < n {
-            collect(i)
+        while i < range.upperBound {
+            body(i)
             i += 1
         }
-        return count
     }
 
     @inline(__always)

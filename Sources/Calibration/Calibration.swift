@@ -3,20 +3,10 @@
 // `gpt2 bench` and `gpt2 profile` can state results as a share of what the hardware can do.
 
 import Foundation
-import Glibc
 import GPT2Runtime
 #if GPT2_VNNI
 import _Builtin_intrinsics.intel
 #endif
-
-/// The directory swift-gpt2 caches things in: `$GPT2_HOME`, else `$XDG_CACHE_HOME/swift-gpt2`,
-/// else `~/.cache/swift-gpt2`.
-public func swiftGPT2CacheDirectory() -> String {
-    let env = ProcessInfo.processInfo.environment
-    if let home = env["GPT2_HOME"], !home.isEmpty { return home }
-    let cache = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.cache")
-    return cache + "/swift-gpt2"
-}
 
 /// Measured ceilings of this machine; element *i* of each array is for *i + 1* threads.
 public struct MachineCeilings: Codable, Equatable, Sendable {
@@ -100,7 +90,9 @@ public enum Calibrator {
     /// Runs every measurement on 1…`maxThreads` threads; each figure is the best of `repetitions`.
     public static func measure(maxThreads: Int, bufferBytes: Int = 512 << 20, repetitions: Int = 5) -> MachineCeilings {
         var read: [Double] = [], fma: [Double] = [], vnni: [Double] = []
-        let buffer = HugePageBuffer(bytes: bufferBytes)
+        // Filled once, so that its pages are resident (and huge) before anything is timed.
+        let buffer = HugePageBuffer<Float>(count: bufferBytes / 4)
+        buffer.pointer.initialize(repeating: 1, count: buffer.count)
         for threads in 1...max(1, maxThreads) {
             let pool = ThreadPool(threadCount: threads)
             read.append(readBandwidth(buffer: buffer, pool: pool, repetitions: repetitions))
@@ -114,33 +106,38 @@ public enum Calibrator {
             bufferBytes: bufferBytes, measuredAt: ISO8601DateFormatter().string(from: Date()))
     }
 
-    /// GB/s of summing `buffer` (each thread its own contiguous slice), best of `repetitions`.
-    static func readBandwidth(buffer: HugePageBuffer, pool: ThreadPool, repetitions: Int) -> Double {
-        let floats = buffer.bytes / 4
-        let base = buffer.floats
-        let sink = UnsafeMutablePointer<Float>.allocate(capacity: pool.threadCount * 16)
-        defer { sink.deallocate() }
+    /// The best of `repetitions` runs of `body` on every thread of `pool`, in units per
+    /// nanosecond (10^9 units per second), where `units` is the work of one run on all threads.
+    static func bestRate(pool: ThreadPool, repetitions: Int, units: Int, _ body: (_ thread: Int) -> Void) -> Double {
         var best = 0.0
         for _ in 0..<repetitions {
             let start = monotonicNanoseconds()
-            pool.run { thread in  // units of 64 floats
-                let range = ThreadPool.staticRange(units: floats / 64, parts: pool.threadCount, part: thread)
-                var a = SIMD16<Float>(), b = a, c = a, d = a
-                var p = UnsafeRawPointer(base + range.lowerBound * 64)
-                for _ in range {
-                    a += p.loadUnaligned(as: SIMD16<Float>.self)
-                    b += p.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
-                    c += p.loadUnaligned(fromByteOffset: 128, as: SIMD16<Float>.self)
-                    d += p.loadUnaligned(fromByteOffset: 192, as: SIMD16<Float>.self)
-                    p += 256
-                }
-                // Published so the loads cannot be optimised away: a cache line per thread.
-                sink[thread * 16] = (a + b + c + d).sum()
-            }
-            let seconds = Double(monotonicNanoseconds() - start) / 1e9
-            best = max(best, Double(floats / 64 * 256) / seconds / 1e9)
+            pool.run(body)
+            best = max(best, Double(units) / Double(monotonicNanoseconds() - start))
         }
         return best
+    }
+
+    /// GB/s of summing `buffer` (each thread its own contiguous slice), best of `repetitions`.
+    static func readBandwidth(buffer: HugePageBuffer<Float>, pool: ThreadPool, repetitions: Int) -> Double {
+        let blocks = buffer.count / 64  // units of 64 floats
+        let base = buffer.pointer
+        let sink = UnsafeMutablePointer<Float>.allocate(capacity: pool.threadCount * 16)
+        defer { sink.deallocate() }
+        return bestRate(pool: pool, repetitions: repetitions, units: blocks * 256) { thread in
+            let range = ThreadPool.staticRange(units: blocks, parts: pool.threadCount, part: thread)
+            var a = SIMD16<Float>(), b = a, c = a, d = a
+            var p = UnsafeRawPointer(base + range.lowerBound * 64)
+            for _ in range {
+                a += p.loadUnaligned(as: SIMD16<Float>.self)
+                b += p.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+                c += p.loadUnaligned(fromByteOffset: 128, as: SIMD16<Float>.self)
+                d += p.loadUnaligned(fromByteOffset: 192, as: SIMD16<Float>.self)
+                p += 256
+            }
+            // Published so the loads cannot be optimised away: a cache line per thread.
+            sink[thread * 16] = (a + b + c + d).sum()
+        }
     }
 
     /// GFLOP/s of 12 independent FMA chains per thread (2 FMA pipes × 4-cycle latency ⇒ ≥ 8
@@ -156,27 +153,21 @@ public enum Calibrator {
         let iterations = 4_000_000
         let sink = UnsafeMutablePointer<Float>.allocate(capacity: pool.threadCount)
         defer { sink.deallocate() }
-        var best = 0.0
-        for _ in 0..<repetitions {
-            let start = monotonicNanoseconds()
-            pool.run { thread in
-                let x = Chain(repeating: 0.999_999), y = Chain(repeating: 1e-7)
-                var a0 = Chain(repeating: 1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0
-                var a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0
-                for _ in 0..<iterations {
-                    a0 = a0.addingProduct(a0, x); a1 = a1.addingProduct(a1, x)
-                    a2 = a2.addingProduct(a2, x); a3 = a3.addingProduct(a3, x)
-                    a4 = a4.addingProduct(a4, x); a5 = a5.addingProduct(a5, x)
-                    a6 = a6.addingProduct(a6, y); a7 = a7.addingProduct(a7, y)
-                    a8 = a8.addingProduct(a8, y); a9 = a9.addingProduct(a9, y)
-                    a10 = a10.addingProduct(a10, y); a11 = a11.addingProduct(a11, y)
-                }
-                sink[thread] = (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11).sum()
+        let flops = pool.threadCount * iterations * 12 * Chain.scalarCount * 2
+        return bestRate(pool: pool, repetitions: repetitions, units: flops) { thread in
+            let x = Chain(repeating: 0.999_999), y = Chain(repeating: 1e-7)
+            var a0 = Chain(repeating: 1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0
+            var a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0
+            for _ in 0..<iterations {
+                a0 = a0.addingProduct(a0, x); a1 = a1.addingProduct(a1, x)
+                a2 = a2.addingProduct(a2, x); a3 = a3.addingProduct(a3, x)
+                a4 = a4.addingProduct(a4, x); a5 = a5.addingProduct(a5, x)
+                a6 = a6.addingProduct(a6, y); a7 = a7.addingProduct(a7, y)
+                a8 = a8.addingProduct(a8, y); a9 = a9.addingProduct(a9, y)
+                a10 = a10.addingProduct(a10, y); a11 = a11.addingProduct(a11, y)
             }
-            let seconds = Double(monotonicNanoseconds() - start) / 1e9
-            best = max(best, Double(pool.threadCount * iterations * 12 * Chain.scalarCount * 2) / seconds / 1e9)
+            sink[thread] = (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11).sum()
         }
-        return best
     }
 
     #if GPT2_VNNI
@@ -186,49 +177,22 @@ public enum Calibrator {
         let iterations = 4_000_000
         let sink = UnsafeMutablePointer<Int32>.allocate(capacity: pool.threadCount)
         defer { sink.deallocate() }
-        var best = 0.0
-        for _ in 0..<repetitions {
-            let start = monotonicNanoseconds()
-            pool.run { thread in
-                let x = _mm512_set1_epi8(3), y = _mm512_set1_epi8(-2)
-                var a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0
-                var a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0
-                for _ in 0..<iterations {
-                    a0 = _mm512_dpbusd_epi32(a0, x, y); a1 = _mm512_dpbusd_epi32(a1, x, y)
-                    a2 = _mm512_dpbusd_epi32(a2, x, y); a3 = _mm512_dpbusd_epi32(a3, x, y)
-                    a4 = _mm512_dpbusd_epi32(a4, x, y); a5 = _mm512_dpbusd_epi32(a5, x, y)
-                    a6 = _mm512_dpbusd_epi32(a6, x, y); a7 = _mm512_dpbusd_epi32(a7, x, y)
-                    a8 = _mm512_dpbusd_epi32(a8, x, y); a9 = _mm512_dpbusd_epi32(a9, x, y)
-                    a10 = _mm512_dpbusd_epi32(a10, x, y); a11 = _mm512_dpbusd_epi32(a11, x, y)
-                }
-                let sums = [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11].map { _mm512_reduce_add_epi32($0) }
-                sink[thread] = sums.reduce(0, &+)
+        let ops = pool.threadCount * iterations * 12 * 64 * 2
+        return bestRate(pool: pool, repetitions: repetitions, units: ops) { thread in
+            let x = _mm512_set1_epi8(3), y = _mm512_set1_epi8(-2)
+            var a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0
+            var a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0
+            for _ in 0..<iterations {
+                a0 = _mm512_dpbusd_epi32(a0, x, y); a1 = _mm512_dpbusd_epi32(a1, x, y)
+                a2 = _mm512_dpbusd_epi32(a2, x, y); a3 = _mm512_dpbusd_epi32(a3, x, y)
+                a4 = _mm512_dpbusd_epi32(a4, x, y); a5 = _mm512_dpbusd_epi32(a5, x, y)
+                a6 = _mm512_dpbusd_epi32(a6, x, y); a7 = _mm512_dpbusd_epi32(a7, x, y)
+                a8 = _mm512_dpbusd_epi32(a8, x, y); a9 = _mm512_dpbusd_epi32(a9, x, y)
+                a10 = _mm512_dpbusd_epi32(a10, x, y); a11 = _mm512_dpbusd_epi32(a11, x, y)
             }
-            let seconds = Double(monotonicNanoseconds() - start) / 1e9
-            best = max(best, Double(pool.threadCount * iterations * 12 * 64 * 2) / seconds / 1e9)
+            let sums = [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11].map { _mm512_reduce_add_epi32($0) }
+            sink[thread] = sums.reduce(0, &+)
         }
-        return best
     }
     #endif
-}
-
-/// A buffer aligned to 2 MiB with transparent huge pages requested (`madvise`), filled once so
-/// its pages are resident before anything is timed.
-final class HugePageBuffer {
-    let bytes: Int
-    let floats: UnsafeMutablePointer<Float>
-
-    init(bytes: Int) {
-        let alignment = 2 << 20
-        self.bytes = (bytes + alignment - 1) / alignment * alignment
-        var raw: UnsafeMutableRawPointer?
-        // Not inside `precondition`: -Ounchecked builds do not evaluate its condition.
-        let rc = posix_memalign(&raw, alignment, self.bytes)
-        guard rc == 0, let raw else { fatalError("cannot allocate \(self.bytes) bytes for the bandwidth test") }
-        _ = madvise(raw, self.bytes, MADV_HUGEPAGE)
-        floats = raw.bindMemory(to: Float.self, capacity: self.bytes / 4)
-        floats.initialize(repeating: 1, count: self.bytes / 4)
-    }
-
-    deinit { free(floats) }
 }

@@ -1,7 +1,8 @@
-// The model `gpt2 bench`, `gpt2 profile` and the regression benchmarks run when none is given.
+// The model that the `gpt2` commands (generate, bench, profile, …) and the regression benchmarks
+// run when none is given.
 
 import Foundation
-import GPT2
+import GPT2Runtime
 
 /// The embedded default: a random-weight GPT-2 124M (seed 0), written once into the user's
 /// cache (`swiftGPT2CacheDirectory()`), so every tool that needs "GPT-2 124M" measures the same
