@@ -80,8 +80,7 @@ public enum Calibrator {
     /// (a build for another CPU may run here).
     public static var canMeasureVNNI: Bool {
         #if GPT2_VNNI
-        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        return cpuinfo.contains("avx512_vnni")
+        return CPUFeatures.current.avx512vnni
         #else
         return false
         #endif

@@ -62,10 +62,13 @@ public struct RuntimeEnvironment: Sendable {
     public var q8PrefetchBytes: Int?
     /// `GPT2_HOME`: where swift-gpt2 caches its default model and calibration.
     public var home: String?
+    /// `XDG_CACHE_HOME`: the cache's parent when `GPT2_HOME` is not set.
+    public var xdgCacheHome: String?
 
     public init(_ environment: [String: String]) {
         q8PrefetchBytes = environment["GPT2_Q8_PREFETCH"].flatMap { Int($0) }.flatMap { $0 >= 0 ? $0 : nil }
         home = environment["GPT2_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        xdgCacheHome = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// This process's environment.

@@ -30,5 +30,7 @@ struct CPUFeaturesTests {
         let bad = RuntimeEnvironment(["GPT2_Q8_PREFETCH": "-5", "GPT2_HOME": ""])
         #expect(bad.q8PrefetchBytes == nil && bad.home == nil)
         #expect(RuntimeEnvironment([:]).q8PrefetchBytes == nil)
+        #expect(swiftGPT2CacheDirectory(env) == "/tmp/h")
+        #expect(swiftGPT2CacheDirectory(RuntimeEnvironment(["XDG_CACHE_HOME": "/tmp/x"])) == "/tmp/x/swift-gpt2")
     }
 }
