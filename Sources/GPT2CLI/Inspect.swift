@@ -58,7 +58,7 @@ struct Inspect: ParsableCommand {
                 + ne.padding(toLength: 20, withPad: " ", startingAt: 0) + "  \(tensor.byteRange.count)")
         }
         print("\(file.tensors.count) tensors, \(total) bytes of data")
-        let model = try GPT2Model.load(gguf: path, pack: false)  // validates it as a GPT-2 after listing it
+        let model = try GPT2Model.load(gguf: path)  // validates it as a GPT-2 after listing it
         let c = model.config
         print("config: n_layer \(c.nLayer), n_head \(c.nHead), n_embd \(c.nEmbd), n_inner \(c.nInner), "
             + "n_positions \(c.nPositions), vocab_size \(c.vocabSize), layer_norm_epsilon \(c.layerNormEpsilon)")

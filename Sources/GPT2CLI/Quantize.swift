@@ -43,7 +43,7 @@ struct Quantize: ParsableCommand {
     func run() throws {
         let target = GGUFExport.TensorType(rawValue: type)!
         let start = monotonicNanoseconds()
-        let model = try GPT2Model.load(path: input, packWeights: false)
+        let model = try GPT2Model.load(path: input)
         let tokenizer = try GPT2Model.loadTokenizer(path: input)
         let loaded = monotonicNanoseconds()
         let modelName = name ?? ((input as NSString).lastPathComponent as NSString).deletingPathExtension

@@ -8,22 +8,6 @@ public func geluInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
     while i < count { x[i] = gelu(x[i]); i += 1 }
 }
 
-/// Token + position embedding: out[t,:] = wte[tokens[t],:] + wpe[firstPosition + t,:].
-/// Shapes: out [T, C], wte [V, C], wpe [P, C]. Tokens and positions must already be validated.
-public func embed(
-    _ out: UnsafeMutablePointer<Float>, tokens: UnsafeBufferPointer<Int>, firstPosition: Int,
-    wte: UnsafePointer<Float>, wpe: UnsafePointer<Float>, C: Int
-) {
-    for t in 0..<tokens.count {
-        let o = out + t * C
-        let e = wte + tokens[t] * C
-        let p = wpe + (firstPosition + t) * C
-        var i = 0
-        while i + 16 <= C { o.store(e.vec16(i) + p.vec16(i), i); i += 16 }
-        while i < C { o[i] = e[i] + p[i]; i += 1 }
-    }
-}
-
 /// log Σ exp(x) over one row, computed stably (max subtracted first). With it,
 /// log p(i) = x[i] − logSumExp(x) without modifying the logits.
 public func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {

@@ -52,25 +52,6 @@ extension UnsafeMutablePointer where Pointee == Float {
     }
 }
 
-/// Dot product of two length-`n` float vectors (16 lanes at a time, scalar tail).
-@inlinable @inline(__always)
-public func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc0 = Vec16(), acc1 = Vec16()
-    var i = 0
-    while i + 32 <= n {
-        acc0 = acc0.addingProduct(a.vec16(i), b.vec16(i))
-        acc1 = acc1.addingProduct(a.vec16(i + 16), b.vec16(i + 16))
-        i += 32
-    }
-    if i + 16 <= n {
-        acc0 = acc0.addingProduct(a.vec16(i), b.vec16(i))
-        i += 16
-    }
-    var sum = (acc0 + acc1).sum()
-    while i < n { sum += a[i] * b[i]; i += 1 }
-    return sum
-}
-
 /// Prefetches the cache line at `address` for reading into every cache level (`prefetcht0`).
 @inline(__always)
 func prefetchL1(_ address: UnsafeRawPointer) { gpt2_prefetch_l1(address) }

@@ -33,8 +33,8 @@ public struct OpCost: Equatable, Sendable {
             let activations = T * K + T * N * (accumulate ? 2 : 1) + N
             let operations = 2 * T * K * N, bytes = Double(w.byteCount) + activations * f
             switch w {
-            case .q8_0, .q8_0Interleaved: return OpCost(flops: 0, intOps: operations, bytes: bytes)
-            case .inputMajor, .outputMajor, .packed: return OpCost(flops: operations, bytes: bytes)
+            case .q8_0Interleaved: return OpCost(flops: 0, intOps: operations, bytes: bytes)
+            case .packed: return OpCost(flops: operations, bytes: bytes)
             }
         }
         let layerNorm = OpCost(flops: 8 * T * C, bytes: (2 * T * C + 2 * C) * f)

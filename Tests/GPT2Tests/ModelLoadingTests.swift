@@ -213,20 +213,19 @@ struct ModelLoadingTests {
             }
         }
         let model = try GPT2Model.load(path: dir + "/with-head.safetensors")
-        // Loaded as is, the head is its own [V, C] tensor; packed (the default), a copy of it.
-        let file = try SafetensorsFile(path: dir + "/with-head.safetensors")
-        let unpacked = try GPT2Weights(file: file, config: model.config, pack: false)
-        guard case let .outputMajor(head, K, N) = unpacked.lmHead else { Issue.record("LM head is not [V, C]"); return }
-        guard case let .outputMajor(wte, _, _) = unpacked.tokenEmbedding else { Issue.record("wte is not rows of C"); return }
-        #expect(head != wte && K == 32 && N == 300)
-        #expect(head[0] == 0.5)
+        // The head is its own [V, C] tensor, packed apart from wte.
         guard case let .packed(packedHead, PK, PN) = model.weights.lmHead else { Issue.record("LM head is not packed"); return }
         #expect(PK == 32 && PN == 300 && packedHead[0] == 0.5 && packedHead[1] == 0.5)
+        #expect(!model.weights.lmHeadIsTied && model.weights.tokenEmbedding.storage != model.weights.lmHead.storage)
+        var wteRow = [Float](repeating: 0, count: 32)
+        wteRow.withUnsafeMutableBufferPointer { model.weights.tokenEmbedding.row(0, into: $0.baseAddress!) }
+        let storedWTE = try source.floats(wte)
+        #expect(wteRow == Array(UnsafeBufferPointer(start: storedWTE.pointer, count: 32)), "wte row 0 as stored")
     }
 }
 
 /// A loaded model keeps one copy of a tied wte: the token lookup reads the LM head's packed or
-/// interleaved layout, and must give the same bits as reading the rows as stored.
+/// interleaved layout, and must give the same bits as the scalar lookup of the rows as stored.
 struct TokenEmbeddingLayoutTests {
     @Test func everyLayoutLooksUpTheSameRows() {
         let K = 64, N = 45, P = 8  // N ragged: neither panels of 32 nor groups of 8 are full
@@ -252,11 +251,15 @@ struct TokenEmbeddingLayoutTests {
             }
             return out
         }
-        let stored = rows.withUnsafeBufferPointer { lookup(.outputMajor($0.baseAddress!, K: K, N: N)) }
-        // The scalar reference: wte[token] + wpe[2 + t].
-        let expected = tokens.enumerated().flatMap { t, token in (0..<K).map { rows[token * K + $0] + wpe[(2 + t) * K + $0] } }
-        #expect(stored == expected)
-        #expect(lookup(.packed(packed, K: K, N: N)) == expected)
-        #expect(lookup(.q8_0Interleaved(interleaved, K: K, N: N)) == lookup(.q8_0(q8Rows, K: K, N: N)))
+        // The scalar reference: wte[token] + wpe[2 + t], wte as fp32 rows or dequantised Q8_0 rows.
+        func reference(_ wte: [Float]) -> [Float] {
+            tokens.enumerated().flatMap { t, token in (0..<K).map { wte[token * K + $0] + wpe[(2 + t) * K + $0] } }
+        }
+        var dequantized = [Float](repeating: 0, count: N * K)
+        dequantized.withUnsafeMutableBufferPointer { d in
+            for n in 0..<N { Q8_0.dequantize(q8Rows + n * Q8_0.byteCount(K), into: d.baseAddress! + n * K, count: K) }
+        }
+        #expect(lookup(.packed(packed, K: K, N: N)) == reference(rows))
+        #expect(lookup(.q8_0Interleaved(interleaved, K: K, N: N)) == reference(dequantized))
     }
 }

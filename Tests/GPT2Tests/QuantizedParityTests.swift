@@ -9,9 +9,16 @@ struct QuantizedParityTests {
     /// Relative L2 error of Q8_0 inference against the fp32 reference logits, per position.
     /// Measured on these fixtures: 0.8e-2 (bf16) to 2.4e-2 (tiny-f32, n_embd 64): random models
     /// with every tensor randomised and short blocks along K, where int8 rounding shows most.
-    /// Decode vs prefill measured 0 with the portable kernels (the same micro-kernel for M = 1
-    /// and M > 1); the VNNI build uses a GEMV for M = 1, hence the 1e-5 bound.
     static let tolerance = 3e-2
+
+    /// The fixtures whose every matrix is quantised (n_embd and n_inner multiples of 32). Where
+    /// an fp32 matrix is left, its decode GEMV and prefill GEMM sum in different orders, and the
+    /// int8 rounding of the activations that follow amplifies those last-bit differences, so a
+    /// comparison would not isolate the int8 kernels.
+    static let allQ8Cases = ParityTests.cases.filter { c in
+        guard let config = try? GPT2Config(contentsOf: c.directory + "/config.json") else { return false }
+        return config.nEmbd % 32 == 0 && config.nInner % 32 == 0
+    }
 
     @Test("Q8_0 prefill stays close to Hugging Face's fp32 logits", arguments: ParityTests.cases, [1, 2])
     func prefill(_ c: ParityTests.Case, threads: Int) throws {
@@ -29,11 +36,11 @@ struct QuantizedParityTests {
         #expect(worst <= Self.tolerance, "worst relative L2 error \(worst)")
     }
 
-    @Test("Q8_0 decode, one token at a time, equals Q8_0 prefill", arguments: ParityTests.cases)
+    @Test("Q8_0 decode, one token at a time, equals Q8_0 prefill", arguments: allQ8Cases)
     func decodeEqualsPrefill(_ c: ParityTests.Case) throws {
-        // Unpacked: the fp32 matrices left (K not a multiple of 32) then run kernels that give
-        // bit-identical sums for any M, so any difference would come from the int8 kernels.
-        let model = try GPT2Model.load(path: c.directory, packWeights: false).quantized(to: .q8_0)
+        // The int8 kernels give the same bits for any M (KernelsTests checks it); the 1e-5 bound
+        // leaves room for float rounding outside them.
+        let model = try GPT2Model.load(path: c.directory).quantized(to: .q8_0)
         let V = model.config.vocabSize
         let prefillSession = GPT2Session(model: model, threads: 2)
         let prefill = Array(try prefillSession.evaluate(c.tokens, logits: .all))  // copied while the session lives

@@ -2,30 +2,8 @@ import Glibc
 import Kernels
 import Testing
 
-@Suite("embed and logSoftmax")
+@Suite("logSoftmax")
 struct ElementwiseTests {
-    @Test("embed adds the token and position rows", arguments: [1, 7, 16, 33, 768])
-    func embedding(C: Int) {
-        var rng = SeededGenerator(seed: UInt64(C))
-        let V = 11, P = 20
-        let wte = GuardedBuffer(count: V * C, random: &rng), wpe = GuardedBuffer(count: P * C, random: &rng)
-        for first in [0, 5, 13] {
-            for tokens in [[3], [0, 10, 10, 4], [7, 1, 9, 2, 2, 0, 5]] {
-                let T = tokens.count
-                let out = GuardedBuffer(count: T * C)
-                tokens.withUnsafeBufferPointer {
-                    embed(out.pointer, tokens: $0, firstPosition: first, wte: wte.pointer, wpe: wpe.pointer, C: C)
-                }
-                var ok = true
-                for t in 0..<T {
-                    for c in 0..<C where out[t * C + c] != wte[tokens[t] * C + c] + wpe[(first + t) * C + c] { ok = false }
-                }
-                #expect(ok, "C=\(C) first=\(first) tokens=\(tokens)")
-                #expect(out.guardsIntact)
-            }
-        }
-    }
-
     @Test("logSoftmaxInPlace: exp sums to 1 and values match a Double reference",
           arguments: [1, 2, 15, 16, 17, 100, 1000, 50257], [Float(1), 30])
     func logSoftmax(count: Int, spread: Float) {

@@ -27,14 +27,7 @@ struct PackedMatmulTests {
                 packInputMajor(packedA.pointer, w.pointer, K: K, N: N)
                 wt.withUnsafeBufferPointer { packOutputMajor(packedB.pointer, $0.baseAddress!, K: K, N: N) }
                 #expect(Array(packedA.buffer) == Array(packedB.buffer), "K=\(K) N=\(N): packings differ")
-                var product = [Double](repeating: 0, count: M * N)
-                for m in 0..<M {
-                    for n in 0..<N {
-                        var s = 0.0
-                        for k in 0..<K { s += Double(x[m * K + k]) * Double(w[k * N + n]) }
-                        product[m * N + n] = s
-                    }
-                }
+                let product = referenceMatmul(x.values, w.values, M: M, K: K, N: N)
                 for pool in pools {
                     for epilogue in [MatmulEpilogue.store, .accumulate, .gelu] {
                         for withBias in [false, true] {
@@ -42,16 +35,10 @@ struct PackedMatmulTests {
                             let scratch = pool.threadCount == 2 ? AlignedBuffer<Float>(count: packedMatmulScratchCount(M: M, K: K)) : nil
                             matmulPacked(y.pointer, x.pointer, packedA.pointer, bias: withBias ? bias.pointer : nil,
                                          M: M, K: K, N: N, epilogue: epilogue, scratch: scratch?.pointer, pool: pool)
-                            var worst = 0.0
-                            for i in 0..<(M * N) {
-                                var v = product[i] + Double(withBias ? bias[i % N] : 0)
-                                switch epilogue {
-                                case .store: break
-                                case .accumulate: v += Double(prior[i])
-                                case .gelu: v = geluReference(v)
-                                }
-                                worst = max(worst, abs(Double(y[i]) - v) / (1 + abs(v)))
+                            let want = (0..<(M * N)).map {
+                                referenceEpilogue(product[$0], bias: withBias ? bias[$0 % N] : nil, prior: prior[$0], epilogue)
                             }
+                            let worst = maxScaledError(y.values, want)
                             let context = "M=\(M) K=\(K) N=\(N) threads=\(pool.threadCount) \(epilogue) bias=\(withBias)"
                             #expect(worst <= 1e-5 * Double(max(1, K / 64)), "\(context): scaled error \(worst)")
                             #expect(y.guardsIntact, "\(context): wrote outside y")

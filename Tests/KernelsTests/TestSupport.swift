@@ -1,5 +1,6 @@
 import Glibc
 import GPT2Runtime
+import Kernels
 
 /// Every test sees the same "random" data (GPT2Runtime's SplitMix64).
 typealias SeededGenerator = SplitMix64
@@ -65,4 +66,29 @@ func maxScaledError(_ got: some Collection<Float>, _ expected: some Collection<D
         if !(error <= worst) { worst = error.isNaN ? .infinity : error }
     }
     return worst
+}
+
+/// The scalar fp32 matmul reference, in Double: v[m, n] = Σ_k x[m, k] · w[k, n] for x [M, K] and
+/// w [K, N] row-major (before bias and epilogue).
+func referenceMatmul(_ x: some Collection<Float>, _ w: some Collection<Float>, M: Int, K: Int, N: Int) -> [Double] {
+    let x = Array(x), w = Array(w)
+    var product = [Double](repeating: 0, count: M * N)
+    for m in 0..<M {
+        for n in 0..<N {
+            var s = 0.0
+            for k in 0..<K { s += Double(x[m * K + k]) * Double(w[k * N + n]) }
+            product[m * N + n] = s
+        }
+    }
+    return product
+}
+
+/// What a matmul epilogue makes of the exact product `v`, given the bias and the prior `y`.
+func referenceEpilogue(_ v: Double, bias: Float?, prior: Float, _ epilogue: MatmulEpilogue) -> Double {
+    let value = v + Double(bias ?? 0)
+    switch epilogue {
+    case .store: return value
+    case .accumulate: return Double(prior) + value
+    case .gelu: return geluReference(value)
+    }
 }

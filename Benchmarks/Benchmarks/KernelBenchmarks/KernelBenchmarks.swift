@@ -44,14 +44,13 @@ let shapes = [
     LinearShape(name: "lm_head", K: C, N: V, outputMajor: true),
 ]
 
-/// One matrix in both layouts: as stored in the checkpoint and packed.
+/// One matrix, packed from random values in its checkpoint layout as the runtime packs it at load.
 final class Matrix: @unchecked Sendable {
     let shape: LinearShape
-    let original: AlignedBuffer<Float>
     let packed: HugePageBuffer<Float>
     init(_ shape: LinearShape, seed: UInt64) {
         self.shape = shape
-        original = randomBuffer(shape.K * shape.N, seed: seed)
+        let original = randomBuffer(shape.K * shape.N, seed: seed)
         packed = HugePageBuffer(count: packedCount(K: shape.K, N: shape.N))
         if shape.outputMajor {
             packOutputMajor(packed.pointer, original.pointer, K: shape.K, N: shape.N)
@@ -60,30 +59,21 @@ final class Matrix: @unchecked Sendable {
         }
     }
 
-    /// The product with the kernel the runtime used before packing, or a packed one.
+    /// The product with the packed kernel, with this build's register block or the other one.
     func run(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, M: Int, kernel: MatmulKernel, pool: ThreadPool) {
-        let K = shape.K, N = shape.N
-        switch kernel {
-        case .packed, .packedOtherTile:
-            matmulPacked(y, x, packed.pointer, bias: nil, M: M, K: K, N: N, scratch: sliverScratch.pointer,
-                         wideTile: kernel == .packed ? packedWideTile : !packedWideTile, pool: pool)
-        case .unpacked where shape.outputMajor:
-            matmulTransposed(y, x, original.pointer, M: M, K: K, N: N, pool: pool)
-        case .unpacked:
-            matmul(y, x, original.pointer, bias: nil, M: M, K: K, N: N, pool: pool)
-        }
+        matmulPacked(y, x, packed.pointer, bias: nil, M: M, K: shape.K, N: shape.N, scratch: sliverScratch.pointer,
+                     wideTile: kernel == .packed ? packedWideTile : !packedWideTile, pool: pool)
     }
 }
 
-/// Which matmul a benchmark runs: the checkpoint-layout kernel, the packed one as the runtime
-/// uses it, or the packed one with the register block this build does not choose (6×16 where
-/// AVX-512 picks 6×32, and the reverse): the A/B of the GEMM tile, in one run.
+/// Which matmul a benchmark runs: the packed one as the runtime uses it, or with the register
+/// block this build does not choose (6×16 where AVX-512 picks 6×32, and the reverse): the A/B of
+/// the GEMM tile, in one run.
 enum MatmulKernel: CaseIterable {
-    case unpacked, packed, packedOtherTile
+    case packed, packedOtherTile
 
     var label: String {
         switch self {
-        case .unpacked: "unpacked"
         case .packed: "packed"
         case .packedOtherTile: packedWideTile ? "packed 6x16" : "packed 6x32"
         }
@@ -154,7 +144,7 @@ let streamBuffer: HugePageBuffer<Float> = {
 }()
 
 let benchmarks: @Sendable () -> Void = {
-    // Per-matrix kernels, old (checkpoint layout) vs packed, at decode and prefill batch sizes.
+    // Per-matrix kernels at decode and prefill batch sizes.
     // One matrix at M = 1 fits in L3 (except lm_head): these GEMV numbers are cache-warm.
     for (i, shape) in shapes.enumerated() {
         for M in shape.name == "lm_head" ? [1, 128] : [1, 128, 512] {
@@ -177,12 +167,10 @@ let benchmarks: @Sendable () -> Void = {
     // of the same size.
     for threads in [1, 2] {
         let pool = pools[threads]!
-        for kernel in [MatmulKernel.unpacked, .packed] {
-            Benchmark("decode sweep (all 124M matrices, M=1) \(kernel.label) \(threads)T",
-                      configuration: kernelConfiguration(bandwidth)) { benchmark in
-                measure(benchmark, bandwidth, units: Double(decodeModelBytes)) {
-                    for m in decodeModel { m.run(outputs.pointer, inputs.pointer, M: 1, kernel: kernel, pool: pool) }
-                }
+        Benchmark("decode sweep (all 124M matrices, M=1) packed \(threads)T",
+                  configuration: kernelConfiguration(bandwidth)) { benchmark in
+            measure(benchmark, bandwidth, units: Double(decodeModelBytes)) {
+                for m in decodeModel { m.run(outputs.pointer, inputs.pointer, M: 1, kernel: .packed, pool: pool) }
             }
         }
         Benchmark("stream read (\(decodeModelBytes >> 20) MiB, huge pages) \(threads)T", configuration: kernelConfiguration(bandwidth)) { benchmark in

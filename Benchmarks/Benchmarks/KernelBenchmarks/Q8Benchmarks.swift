@@ -2,8 +2,8 @@
 // (PERFORMANCE.md): the GEMV (M = 1, decode) in MB/s of weights streamed, per matrix
 // and over every matrix of the model next to a plain read of the same byte count; the GEMM
 // (M = 128, prefill) in MOP/s (2 ops per multiply-add; 1 GOP/s = 1000 MOP/s). The fp32
-// `matmul … packed` benchmarks of the same shapes are the reference to compare with. The runtime's
-// layout is the interleaved one; the decode sweep also runs GGML's rows (repacking off).
+// `matmul … packed` benchmarks of the same shapes are the reference to compare with. The kernels
+// run on the interleaved layout, the one the runtime loads Q8_0 weights into.
 import Benchmark
 import Foundation
 import GPT2Runtime
@@ -11,21 +11,20 @@ import Kernels
 
 let int8Ops = BenchmarkMetric.custom("MOP/s", polarity: .prefersLarger, useScalingFactor: false)
 
-/// One matrix in GGML's Q8_0 layout (N rows of K/32 34-byte blocks) and in the interleaved
-/// layout the runtime repacks it into at load (`Q8Interleaved`: groups of 8 rows), both on huge
-/// pages, from random values in [-1, 1).
+/// One matrix quantised to GGML's Q8_0 rows (N rows of K/32 34-byte blocks) from random values
+/// in [-1, 1), then repacked as the runtime does at load into the interleaved layout
+/// (`Q8Interleaved`: groups of 8 rows), on huge pages.
 final class Q8Matrix: @unchecked Sendable {
     let shape: LinearShape
-    let rows: HugePageBuffer<UInt8>
     let interleaved: HugePageBuffer<UInt8>
-    /// Bytes of weights one product reads (the Q8_0 blocks; the interleaved copy has the same).
-    var byteCount: Int { rows.count }
+    /// Bytes of weights one product reads (the Q8_0 blocks, as many as GGML's rows hold).
+    var byteCount: Int { shape.N * Q8_0.byteCount(shape.K) }
 
     init(_ shape: LinearShape, seed: UInt64) {
         self.shape = shape
         let rowBytes = Q8_0.byteCount(shape.K)
         let values = randomBuffer(shape.K * shape.N, seed: seed)
-        rows = HugePageBuffer(count: shape.N * rowBytes)
+        let rows = AlignedBuffer<UInt8>(count: shape.N * rowBytes, zeroed: false)
         for n in 0..<shape.N {
             Q8_0.quantize(values.pointer + n * shape.K, into: rows.pointer + n * rowBytes, count: shape.K)
         }
@@ -34,15 +33,9 @@ final class Q8Matrix: @unchecked Sendable {
                              groups: 0..<Q8Interleaved.groups(N: shape.N))
     }
 
-    /// The product with the runtime's kernel (interleaved), or with the GGML-row kernel that
-    /// runs when repacking is off (`GPT2_PACK_WEIGHTS=0`).
-    func run(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, M: Int, ggmlRows: Bool = false,
-             scratch: Q8Scratch, pool: ThreadPool) {
-        if ggmlRows {
-            q8Matmul(y, x, rows.pointer, bias: nil, M: M, K: shape.K, N: shape.N, scratch: scratch, pool: pool)
-        } else {
-            q8MatmulInterleaved(y, x, interleaved.pointer, bias: nil, M: M, K: shape.K, N: shape.N, scratch: scratch, pool: pool)
-        }
+    /// The product with the runtime's kernel.
+    func run(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, M: Int, scratch: Q8Scratch, pool: ThreadPool) {
+        q8MatmulInterleaved(y, x, interleaved.pointer, bias: nil, M: M, K: shape.K, N: shape.N, scratch: scratch, pool: pool)
     }
 }
 
@@ -89,12 +82,9 @@ func registerQ8Benchmarks() {
     // `gpt2 bench-int8 --only gemv` reported as "% of the read").
     for threads in [1, 2] {
         let pool = pools[threads]!
-        for ggmlRows in [false, true] {
-            let layout = ggmlRows ? "GGML rows" : "interleaved"
-            Benchmark("q8_0 decode sweep (all 124M matrices, M=1, \(layout)) \(threads)T", configuration: kernelConfiguration(bandwidth)) { benchmark in
-                measure(benchmark, bandwidth, units: Double(q8DecodeModelBytes)) {
-                    for m in q8DecodeModel { m.run(outputs.pointer, inputs.pointer, M: 1, ggmlRows: ggmlRows, scratch: q8Scratch, pool: pool) }
-                }
+        Benchmark("q8_0 decode sweep (all 124M matrices, M=1, interleaved) \(threads)T", configuration: kernelConfiguration(bandwidth)) { benchmark in
+            measure(benchmark, bandwidth, units: Double(q8DecodeModelBytes)) {
+                for m in q8DecodeModel { m.run(outputs.pointer, inputs.pointer, M: 1, scratch: q8Scratch, pool: pool) }
             }
         }
         Benchmark("stream read (\(q8DecodeModelBytes >> 20) MiB, as the q8_0 sweep) \(threads)T",

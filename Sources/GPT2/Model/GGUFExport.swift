@@ -62,8 +62,9 @@ public enum GGUFExport {
         ]
     }
 
-    /// Writes `model` (any storage: Hugging Face Conv1D weights are transposed into rows of
-    /// their inputs, Q8_0 rows dequantized first) and `tokenizer` to `path` as GGUF v3.
+    /// Writes `model` and `tokenizer` to `path` as GGUF v3: each matrix as rows of its inputs,
+    /// read back from the packed or interleaved layout (Q8_0 rows dequantized first, except into
+    /// Q8_0, where the stored bytes are kept).
     /// Rows are converted in parallel.
     public static func write(model: GPT2Model, tokenizer: GPT2Tokenizer, name: String, type: TensorType, to path: String) throws -> Report {
         guard model.config.scaleAttentionWeights else {
@@ -86,21 +87,28 @@ public enum GGUFExport {
                 target = .f16
                 report.fallbacks.append(name)
             }
-            let rows = rowMajorFloats(weight)
             let size = target.byteCount(ne: [K, N])!
             let out = AlignedBuffer<UInt8>(count: max(size, 1), zeroed: false)
-            let src = rows.pointer, dst = UnsafeMutableRawPointer(out.pointer)
+            let dst = UnsafeMutableRawPointer(out.pointer)
             let rowBytes = size / max(N, 1)
-            withExtendedLifetime(rows.owner) { parallelFor(N) { range in
+            parallelFor(N) { range in
+                let x = UnsafeMutablePointer<Float>.allocate(capacity: max(K, 1))
+                defer { x.deallocate() }
                 for n in range {
-                    let x = src + n * K, y = dst + n * rowBytes
+                    let y = dst + n * rowBytes
+                    // Q8_0 to Q8_0 keeps the stored bytes: requantising d·q need not give q back.
+                    if target == .q8_0, case let .q8_0Interleaved(w, _, _) = weight {
+                        Q8Interleaved.ggmlRow(w, K: K, n: n, into: y)
+                        continue
+                    }
+                    weight.row(n, into: x)
                     switch target {
                     case .q8_0: Q8_0.quantize(x, into: y, count: K)
                     case .f16: convertF32ToF16(x, y, count: K)
                     default: y.copyMemory(from: x, byteCount: 4 * K)
                     }
                 }
-            } }
+            }
             if target != .f32 { report.converted += 1 }
             buffers.append(out)
             tensors.append(.init(name: name, type: target, ne: [K, N], bytes: UnsafeRawBufferPointer(start: out.pointer, count: size)))
@@ -134,44 +142,5 @@ public enum GGUFExport {
         report.tensors = tensors.count
         report.bytesWritten = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         return report
-    }
-
-    /// Whether two weights are the same memory (a tied LM head).
-    /// The matrix as fp32 rows of its K inputs ([N, K]): a view for `.outputMajor`, else a
-    /// converted copy (Conv1D [K, N] transposed; Q8_0 dequantized).
-    static func rowMajorFloats(_ weight: LinearWeight) -> (pointer: UnsafePointer<Float>, owner: AnyObject?) {
-        let K = weight.inputs, N = weight.outputs
-        switch weight {
-        case let .outputMajor(w, _, _):
-            return (w, nil)
-        case let .inputMajor(w, _, _):
-            let out = AlignedBuffer<Float>(count: max(K * N, 1), zeroed: false)
-            let dst = out.pointer
-            parallelFor(N) { range in
-                for n in range { for k in 0..<K { dst[n * K + k] = w[k * N + n] } }
-            }
-            return (UnsafePointer(dst), out)
-        case let .q8_0(blocks, _, _):
-            let out = AlignedBuffer<Float>(count: max(K * N, 1), zeroed: false)
-            let dst = out.pointer, rowBytes = Q8_0.byteCount(K)
-            parallelFor(N) { range in
-                for n in range { Q8_0.dequantize(blocks + n * rowBytes, into: dst + n * K, count: K) }
-            }
-            return (UnsafePointer(dst), out)
-        case let .q8_0Interleaved(w, _, _):
-            let out = AlignedBuffer<Float>(count: max(K * N, 1), zeroed: false)
-            let dst = out.pointer
-            parallelFor(N) { range in
-                for n in range { Q8Interleaved.dequantizeRow(w, K: K, n: n, into: dst + n * K) }
-            }
-            return (UnsafePointer(dst), out)
-        case let .packed(w, _, _):
-            let out = AlignedBuffer<Float>(count: max(K * N, 1), zeroed: false)
-            let dst = out.pointer
-            parallelFor(N) { range in
-                for n in range { unpackRow(w, K: K, n: n, into: dst + n * K) }
-            }
-            return (UnsafePointer(dst), out)
-        }
     }
 }

@@ -54,18 +54,17 @@ extension GPT2Weights {
     /// Matrices: F32, F16 or Q8_0. Every shape is checked against `config`, and every tensor of
     /// the file must be one of these.
     ///
-    /// With `pack` (the default) the F32 and F16 matrices are packed as safetensors ones are
-    /// (`.packed`) and the Q8_0 matrices repacked into the int8 kernels' interleaved layout
-    /// (`.q8_0Interleaved`), the LM head and token_embd included (a tied token_embd is looked up
-    /// in the head), with their mapped originals released; the vectors are copied. The weights
-    /// then own all their memory and the run no longer depends on the file. Without `pack` they
-    /// are views of the file as stored (F32 → `.outputMajor`, Q8_0 → `.q8_0`; F16 converted).
-    public convenience init(gguf: GGUFFile, config: GPT2Config, pack: Bool = true) throws {
+    /// The F32 and F16 matrices are packed as safetensors ones are (`.packed`) and the Q8_0
+    /// matrices repacked into the int8 kernels' interleaved layout (`.q8_0Interleaved`), the LM
+    /// head and token_embd included (a tied token_embd is looked up in the head), with their
+    /// mapped originals released; the vectors are copied. The weights own all their memory and
+    /// the run no longer depends on the file.
+    public convenience init(gguf: GGUFFile, config: GPT2Config) throws {
         let C = config.nEmbd, I = config.nInner, V = config.vocabSize, P = config.nPositions
         let path = gguf.path
         let names = gguf.tensors.map(\.name)
         try Self.checkLayerCount(names, layerPrefix: "blk.", declared: config.nLayer, key: "gpt2.block_count", path: path)
-        var owners: [AnyObject] = pack ? [] : [gguf.file]
+        var owners: [AnyObject] = []
         var used: Set<String> = []
         /// fp32 matrices (views of the mapping or converted copies) held until they are packed.
         var transient: [FloatTensor] = []
@@ -82,18 +81,17 @@ extension GPT2Weights {
             guard tensor.type == .f32 || tensor.type == .f16 else {
                 throw GPT2Error.invalidModelFile(path: path, problem: "tensor \"\(name)\" has type \(tensor.type); only F32 and F16 are supported for it")
             }
-            let floats = pack ? try gguf.floats(tensor).owned() : try gguf.floats(tensor)
-            if !floats.isMappedView { owners.append(floats.owner) }
+            let floats = try gguf.floats(tensor).owned()
+            owners.append(floats.owner)
             return floats.pointer
         }
         /// N rows of K.
-        func matrix(_ name: String, K: Int, N: Int) throws -> LinearWeight {
+        func matrix(_ name: String, K: Int, N: Int) throws -> StoredMatrix {
             let tensor = try info(name, [K, N])
             switch tensor.type {
             case .f32, .f16:
                 let floats = try gguf.floats(tensor)
-                // Packed, the original (mapped or converted) is needed only until it is packed.
-                if pack { transient.append(floats) } else if !floats.isMappedView { owners.append(floats.owner) }
+                transient.append(floats)
                 return .outputMajor(floats.pointer, K: K, N: N)
             case .q8_0:
                 return .q8_0(gguf.rawBytes(of: tensor).baseAddress!, K: K, N: N)
@@ -101,34 +99,37 @@ extension GPT2Weights {
                 throw GPT2Error.invalidModelFile(path: path, problem: "tensor \"\(name)\" has type \(tensor.type); only F32, F16 and Q8_0 are supported")
             }
         }
+        // Read in a fixed order (token_embd, position_embd, each layer's in turn, output_norm,
+        // output), so that of several problems the same one is reported first.
+        let tied = gguf["output.weight"] == nil
         let tokenEmbedding = try matrix("token_embd.weight", K: C, N: V)
         let positionEmbedding = try vector("position_embd.weight", [C, P])
-        let blocks = try (0..<config.nLayer).map { l in
+        var stored: [StoredMatrix] = []
+        let vectors = try (0..<config.nLayer).map { l in
             let p = "blk.\(l)."
-            return BlockWeights(
-                ln1Weight: try vector(p + "attn_norm.weight", [C]), ln1Bias: try vector(p + "attn_norm.bias", [C]),
-                qkv: try matrix(p + "attn_qkv.weight", K: C, N: 3 * C), qkvBias: try vector(p + "attn_qkv.bias", [3 * C]),
-                attnProj: try matrix(p + "attn_output.weight", K: C, N: C), attnProjBias: try vector(p + "attn_output.bias", [C]),
-                ln2Weight: try vector(p + "ffn_norm.weight", [C]), ln2Bias: try vector(p + "ffn_norm.bias", [C]),
-                fc: try matrix(p + "ffn_up.weight", K: C, N: I), fcBias: try vector(p + "ffn_up.bias", [I]),
-                fcProj: try matrix(p + "ffn_down.weight", K: I, N: C), fcProjBias: try vector(p + "ffn_down.bias", [C]))
+            let v = [try vector(p + "attn_norm.weight", [C]), try vector(p + "attn_norm.bias", [C])]
+            stored.append(try matrix(p + "attn_qkv.weight", K: C, N: 3 * C))
+            let qkvBias = try vector(p + "attn_qkv.bias", [3 * C])
+            stored.append(try matrix(p + "attn_output.weight", K: C, N: C))
+            let v2 = [try vector(p + "attn_output.bias", [C]), try vector(p + "ffn_norm.weight", [C]), try vector(p + "ffn_norm.bias", [C])]
+            stored.append(try matrix(p + "ffn_up.weight", K: C, N: I))
+            let upBias = try vector(p + "ffn_up.bias", [I])
+            stored.append(try matrix(p + "ffn_down.weight", K: I, N: C))
+            return v + [qkvBias] + v2 + [upBias, try vector(p + "ffn_down.bias", [C])]
         }
         let finalNormWeight = try vector("output_norm.weight", [C])
         let finalNormBias = try vector("output_norm.bias", [C])
-        let tied = gguf["output.weight"] == nil
-        let lmHead = tied ? tokenEmbedding : try matrix("output.weight", K: C, N: V)
+        stored += tied ? [tokenEmbedding] : [try matrix("output.weight", K: C, N: V), tokenEmbedding]
         try Self.checkNoExtraTensors(names, used: used, path: path)
-        var matrices = Matrices(blocks: blocks, lmHead: lmHead, untiedTokenEmbedding: tied ? nil : tokenEmbedding)
-        if pack {
-            let floatBuffer: HugePageBuffer<Float>?, q8Buffer: HugePageBuffer<UInt8>?
-            (matrices.all, floatBuffer) = Self.packMatrices(matrices.all, releasing: Set(transient.map(\.pointer)))
-            (matrices.all, q8Buffer) = Self.interleaveQ8(matrices.all, releaseMapped: true)
-            owners += [floatBuffer, q8Buffer].compactMap { $0 as AnyObject? }
-            withExtendedLifetime(transient) {}
+        let (matrices, buffers) = withExtendedLifetime(transient) { Self.convert(stored, layers: config.nLayer) }
+        let blocks = (0..<config.nLayer).map { l in
+            let v = vectors[l], m = matrices.blocks[l]
+            return BlockWeights(ln1Weight: v[0], ln1Bias: v[1], qkv: m.qkv, qkvBias: v[2], attnProj: m.attnProj, attnProjBias: v[3],
+                                ln2Weight: v[4], ln2Bias: v[5], fc: m.fc, fcBias: v[6], fcProj: m.fcProj, fcProjBias: v[7])
         }
-        self.init(tokenEmbedding: matrices.tokenEmbedding, positionEmbedding: positionEmbedding, blocks: matrices.blocks,
+        self.init(tokenEmbedding: matrices.tokenEmbedding, positionEmbedding: positionEmbedding, blocks: blocks,
                   finalNormWeight: finalNormWeight, finalNormBias: finalNormBias, lmHead: matrices.lmHead,
-                  lmHeadIsTied: tied, positions: P, owners: owners)
+                  lmHeadIsTied: tied, positions: P, owners: owners + buffers)
     }
 }
 
@@ -138,12 +139,12 @@ extension GPT2Model {
         path.lowercased().hasSuffix(".gguf")
     }
 
-    /// Loads a GPT-2 GGUF file (F32, F16 or Q8_0 tensors); `pack` repacks Q8_0 matrices for the
-    /// int8 kernels (see `GPT2Weights.init(gguf:config:pack:)`).
-    public static func load(gguf path: String, pack: Bool = true) throws -> GPT2Model {
+    /// Loads a GPT-2 GGUF file (F32, F16 or Q8_0 tensors) into the kernels' layouts (see
+    /// `GPT2Weights.init(gguf:config:)`).
+    public static func load(gguf path: String) throws -> GPT2Model {
         let gguf = try openGGUF(path)
         let config = try GPT2Config(gguf: gguf)
-        let weights = try GPT2Weights(gguf: gguf, config: config, pack: pack)
+        let weights = try GPT2Weights(gguf: gguf, config: config)
         return GPT2Model(config: config, weights: weights, weightsPath: path,
                          storageType: gguf["token_embd.weight"]!.type.name.lowercased())
     }

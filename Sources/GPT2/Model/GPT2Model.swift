@@ -22,14 +22,10 @@ public final class GPT2Model: Sendable {
     /// Loads a model from a Hugging Face checkpoint directory (`config.json` + `model.safetensors`)
     /// or from a `.safetensors` file (with `config.json` beside it, or the config inferred from
     /// the tensor shapes for the four published sizes), or from a `.gguf` file (F32, F16 or
-    /// Q8_0; config and tokenizer from its metadata). `packWeights` repacks fp32 safetensors
-    /// matrices and GGUF Q8_0 matrices for the kernels (see `GPT2Weights.init(file:config:pack:)`
-    /// and `GPT2Weights.init(gguf:config:pack:)`); tools that copy the
-    /// weights out (quantize) load them as stored. GPT2_PACK_WEIGHTS=0 turns packing off, for
-    /// A/B measurements.
-    public static func load(path: String, packWeights: Bool = true) throws -> GPT2Model {
-        let pack = packWeights && ProcessInfo.processInfo.environment["GPT2_PACK_WEIGHTS"] != "0"
-        if isGGUF(path) { return try load(gguf: path, pack: pack) }
+    /// Q8_0; config and tokenizer from its metadata). The matrices are converted into the
+    /// kernels' layouts (see `GPT2Weights.init(file:config:)` and `GPT2Weights.init(gguf:config:)`).
+    public static func load(path: String) throws -> GPT2Model {
+        if isGGUF(path) { return try load(gguf: path) }
         let files = try ModelFiles(path: path)
         let safetensors = try SafetensorsFile(path: files.weights)
         let config: GPT2Config
@@ -38,7 +34,7 @@ public final class GPT2Model: Sendable {
         } else {
             config = try inferConfig(from: safetensors)
         }
-        let weights = try GPT2Weights(file: safetensors, config: config, pack: pack)
+        let weights = try GPT2Weights(file: safetensors, config: config)
         let wte = safetensors["transformer.wte.weight"] ?? safetensors["wte.weight"]
         return GPT2Model(
             config: config, weights: weights, weightsPath: files.weights,

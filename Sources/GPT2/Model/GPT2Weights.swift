@@ -78,13 +78,12 @@ public final class GPT2Weights: @unchecked Sendable {
     /// buffers `h.N.attn.bias` / `h.N.attn.masked_bias` are ignored, any other tensor the config
     /// does not explain is an error.
     ///
-    /// With `pack` (the default) every matrix, the LM head and wte included, is copied once into
-    /// the packed layout (`LinearWeight.packed`, huge pages) and the mapped originals are released
-    /// from memory, so the resident weights stay about the size of the fp32 checkpoint; a tied
-    /// wte is looked up in the packed LM head. The vectors are copied too: the weights then own
-    /// all their memory, and the run no longer depends on the file (which may change or be
-    /// truncated under it). Without `pack` the weights are views of the file as stored.
-    public convenience init(file: SafetensorsFile, config: GPT2Config, pack: Bool = true) throws {
+    /// Every matrix, the LM head and wte included, is copied once into the packed layout
+    /// (`LinearWeight.packed`, huge pages) and the mapped originals are released from memory, so
+    /// the resident weights stay about the size of the fp32 checkpoint; a tied wte is looked up
+    /// in the packed LM head. The vectors are copied too: the weights own all their memory, and
+    /// the run no longer depends on the file (which may change or be truncated under it).
+    public convenience init(file: SafetensorsFile, config: GPT2Config) throws {
         let C = config.nEmbd, I = config.nInner, V = config.vocabSize, P = config.nPositions
         let names = file.tensors.map { $0.name.hasPrefix("transformer.") ? String($0.name.dropFirst(12)) : $0.name }
         var seen: Set<String> = []
@@ -94,9 +93,9 @@ public final class GPT2Weights: @unchecked Sendable {
         try Self.checkLayerCount(names, layerPrefix: "h.", declared: config.nLayer, key: "n_layer", path: file.path)
         var used: Set<String> = []
         var storage: [FloatTensor] = []
-        /// Matrices that are only needed until they are packed.
+        /// Matrices (mapped views or converted copies) that are only needed until they are packed.
         var transient: [FloatTensor] = []
-        func tensor(_ name: String, _ shape: [Int], matrix: Bool = false) throws -> UnsafePointer<Float> {
+        func floats(_ name: String, _ shape: [Int]) throws -> FloatTensor {
             guard let info = file["transformer." + name] ?? file[name] else {
                 throw GPT2Error.missingTensor(file: file.file.path, name: name)
             }
@@ -104,82 +103,101 @@ public final class GPT2Weights: @unchecked Sendable {
                 throw GPT2Error.tensorShape(file: file.file.path, name: info.name, expected: shape, actual: info.shape)
             }
             used.insert(name)
-            let floats = try file.floats(info)
-            if matrix && pack { transient.append(floats); return floats.pointer }
-            let kept = pack ? floats.owned() : floats
+            return try file.floats(info)
+        }
+        func vector(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
+            let kept = try floats(name, shape).owned()
             storage.append(kept)
             return kept.pointer
         }
-        let tokenEmbedding = LinearWeight.outputMajor(try tensor("wte.weight", [V, C], matrix: true), K: C, N: V)
-        let positionEmbedding = try tensor("wpe.weight", [P, C])
-        let blocks = try (0..<config.nLayer).map { l in
-            let p = "h.\(l)."
-            return BlockWeights(
-                ln1Weight: try tensor(p + "ln_1.weight", [C]), ln1Bias: try tensor(p + "ln_1.bias", [C]),
-                qkv: .inputMajor(try tensor(p + "attn.c_attn.weight", [C, 3 * C], matrix: true), K: C, N: 3 * C),
-                qkvBias: try tensor(p + "attn.c_attn.bias", [3 * C]),
-                attnProj: .inputMajor(try tensor(p + "attn.c_proj.weight", [C, C], matrix: true), K: C, N: C),
-                attnProjBias: try tensor(p + "attn.c_proj.bias", [C]),
-                ln2Weight: try tensor(p + "ln_2.weight", [C]), ln2Bias: try tensor(p + "ln_2.bias", [C]),
-                fc: .inputMajor(try tensor(p + "mlp.c_fc.weight", [C, I], matrix: true), K: C, N: I),
-                fcBias: try tensor(p + "mlp.c_fc.bias", [I]),
-                fcProj: .inputMajor(try tensor(p + "mlp.c_proj.weight", [I, C], matrix: true), K: I, N: C),
-                fcProjBias: try tensor(p + "mlp.c_proj.bias", [C]))
+        /// Conv1D weights: [K, N]; wte and lm_head: [N, K].
+        func matrix(_ name: String, K: Int, N: Int, inputMajor: Bool) throws -> StoredMatrix {
+            let tensor = try floats(name, inputMajor ? [K, N] : [N, K])
+            transient.append(tensor)
+            return inputMajor ? .inputMajor(tensor.pointer, K: K, N: N) : .outputMajor(tensor.pointer, K: K, N: N)
         }
-        let finalNormWeight = try tensor("ln_f.weight", [C])
-        let finalNormBias = try tensor("ln_f.bias", [C])
+        // Read in a fixed order (wte, wpe, each layer's in turn, ln_f, lm_head), so that of several
+        // problems the same one is reported first.
         let tied = file["lm_head.weight"] == nil
-        let head = tied ? tokenEmbedding : .outputMajor(try tensor("lm_head.weight", [V, C], matrix: true), K: C, N: V)
+        let tokenEmbedding = try matrix("wte.weight", K: C, N: V, inputMajor: false)
+        let positionEmbedding = try vector("wpe.weight", [P, C])
+        var stored: [StoredMatrix] = []
+        let vectors = try (0..<config.nLayer).map { l in
+            let p = "h.\(l)."
+            let v = [try vector(p + "ln_1.weight", [C]), try vector(p + "ln_1.bias", [C])]
+            stored.append(try matrix(p + "attn.c_attn.weight", K: C, N: 3 * C, inputMajor: true))
+            let qkvBias = try vector(p + "attn.c_attn.bias", [3 * C])
+            stored.append(try matrix(p + "attn.c_proj.weight", K: C, N: C, inputMajor: true))
+            let v2 = [try vector(p + "attn.c_proj.bias", [C]), try vector(p + "ln_2.weight", [C]), try vector(p + "ln_2.bias", [C])]
+            stored.append(try matrix(p + "mlp.c_fc.weight", K: C, N: I, inputMajor: true))
+            let fcBias = try vector(p + "mlp.c_fc.bias", [I])
+            stored.append(try matrix(p + "mlp.c_proj.weight", K: I, N: C, inputMajor: true))
+            return v + [qkvBias] + v2 + [fcBias, try vector(p + "mlp.c_proj.bias", [C])]
+        }
+        let finalNormWeight = try vector("ln_f.weight", [C])
+        let finalNormBias = try vector("ln_f.bias", [C])
+        stored += tied ? [tokenEmbedding] : [try matrix("lm_head.weight", K: C, N: V, inputMajor: false), tokenEmbedding]
         // OpenAI's checkpoints carry the causal-mask buffers; they are not parameters.
         try Self.checkNoExtraTensors(names, used: used, path: file.path) { name in
             name.hasPrefix("h.") && (name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias"))
         }
-        var matrices = Matrices(blocks: blocks, lmHead: head, untiedTokenEmbedding: tied ? nil : tokenEmbedding)
-        var owners: [AnyObject] = storage.map(\.owner)
-        if pack {
-            // The packed copies replace the originals: each matrix's pages (mapped, or converted
-            // from F16/BF16) leave this process's memory as soon as it is packed, so that the
-            // peak stays near one copy; the converted buffers themselves are freed on return.
-            let buffer: HugePageBuffer<Float>?
-            (matrices.all, buffer) = Self.packMatrices(matrices.all, releasing: Set(transient.map(\.pointer)))
-            owners += buffer.map { [$0] } ?? []
+        // The packed copies replace the originals: each matrix's pages (mapped, or converted
+        // from F16/BF16) leave this process's memory as soon as it is packed, so that the peak
+        // stays near one copy; the converted buffers themselves are freed on return.
+        let (matrices, buffers) = withExtendedLifetime(transient) { Self.convert(stored, layers: config.nLayer) }
+        let blocks = (0..<config.nLayer).map { l in
+            let v = vectors[l], m = matrices.blocks[l]
+            return BlockWeights(ln1Weight: v[0], ln1Bias: v[1], qkv: m.qkv, qkvBias: v[2], attnProj: m.attnProj, attnProjBias: v[3],
+                                ln2Weight: v[4], ln2Bias: v[5], fc: m.fc, fcBias: v[6], fcProj: m.fcProj, fcProjBias: v[7])
         }
         self.init(
             tokenEmbedding: matrices.tokenEmbedding, positionEmbedding: positionEmbedding,
-            blocks: matrices.blocks, finalNormWeight: finalNormWeight, finalNormBias: finalNormBias, lmHead: matrices.lmHead,
-            lmHeadIsTied: tied, positions: P, owners: owners)
+            blocks: blocks, finalNormWeight: finalNormWeight, finalNormBias: finalNormBias, lmHead: matrices.lmHead,
+            lmHeadIsTied: tied, positions: P, owners: storage.map(\.owner) + buffers)
     }
 
-    /// Copies every fp32 matrix (`.inputMajor`, `.outputMajor`) into one huge-page buffer in the
-    /// packed layout; returns the matrices, packed ones pointing into it, and the buffer (nil when
-    /// none was fp32). The originals in `releasing` (views of a mapping, or converted copies
-    /// about to be freed) are released from memory (`MADV_DONTNEED`) as soon as they are packed.
-    static func packMatrices(_ matrices: [LinearWeight], releasing: Set<UnsafePointer<Float>>) -> ([LinearWeight], HugePageBuffer<Float>?) {
-        var total = 0
-        for case let .inputMajor(_, K, N) in matrices { total += packedCount(K: K, N: N) }
-        for case let .outputMajor(_, K, N) in matrices { total += packedCount(K: K, N: N) }
-        guard total > 0 else { return (matrices, nil) }
-        let buffer = HugePageBuffer<Float>(count: total)
-        var offset = 0
-        let packed = matrices.map { weight -> LinearWeight in
-            let dst = buffer.pointer + offset
-            let K = weight.inputs, N = weight.outputs
-            switch weight {
-            case let .inputMajor(w, _, _), let .outputMajor(w, _, _):
+    /// Converts the matrices of a checkpoint into the layouts the kernels run on, all fp32 ones
+    /// into one huge-page buffer of packed panels, all Q8_0 ones into one of interleaved groups,
+    /// each split across every CPU (a strided copy of ~500 MB for 124M, which also takes the huge
+    /// pages' first-touch faults). Each original (a view of a mapping, or a converted copy about
+    /// to be freed) is released from memory (`MADV_DONTNEED`) as soon as it is converted.
+    /// `stored` is in `LoadedMatrices` order; returns the matrices and the buffers that own them.
+    static func convert(_ stored: [StoredMatrix], layers: Int) -> (LoadedMatrices, [AnyObject]) {
+        var floatCount = 0, q8Bytes = 0
+        for matrix in stored {
+            switch matrix {
+            case let .inputMajor(_, K, N), let .outputMajor(_, K, N): floatCount += packedCount(K: K, N: N)
+            case let .q8_0(_, K, N): q8Bytes += Q8Interleaved.byteCount(K: K, N: N)
+            }
+        }
+        let floats = floatCount > 0 ? HugePageBuffer<Float>(count: floatCount) : nil
+        let q8 = q8Bytes > 0 ? HugePageBuffer<UInt8>(count: q8Bytes) : nil
+        var floatOffset = 0, q8Offset = 0
+        let converted = stored.map { matrix -> LinearWeight in
+            switch matrix {
+            case let .inputMajor(w, K, N), let .outputMajor(w, K, N):
+                let dst = floats!.pointer + floatOffset
+                floatOffset += packedCount(K: K, N: N)
                 let inputMajor: Bool
-                if case .inputMajor = weight { inputMajor = true } else { inputMajor = false }
-                // Packing is a strided copy of ~500 MB (124M) that also takes the huge pages'
-                // first-touch faults: each matrix's panels are split across every CPU.
+                if case .inputMajor = matrix { inputMajor = true } else { inputMajor = false }
                 parallelFor((N + packedPanelWidth - 1) / packedPanelWidth) { panels in
                     if inputMajor { packInputMajor(dst, w, K: K, N: N, panels: panels) } else { packOutputMajor(dst, w, K: K, N: N, panels: panels) }
                 }
-                if releasing.contains(w) { releaseMappedPages(UnsafeRawPointer(w), bytes: K * N * 4) }
-            case .packed, .q8_0, .q8_0Interleaved: return weight
+                releaseMappedPages(UnsafeRawPointer(w), bytes: K * N * 4)
+                return .packed(UnsafePointer(dst), K: K, N: N)
+            case let .q8_0(rows, K, N):
+                let dst = UnsafeMutableRawPointer(q8!.pointer + q8Offset)
+                q8Offset += Q8Interleaved.byteCount(K: K, N: N)
+                let groups = Q8Interleaved.groups(N: N)
+                // Chunks of 16 groups: enough work per task, and each thread first-touches what it writes.
+                parallelFor((groups + 15) / 16) { chunks in
+                    Q8Interleaved.repack(dst, from: rows, K: K, N: N, groups: chunks.lowerBound * 16..<min(groups, chunks.upperBound * 16))
+                }
+                releaseMappedPages(rows, bytes: N * Q8_0.byteCount(K))
+                return .q8_0Interleaved(UnsafeRawPointer(dst), K: K, N: N)
             }
-            offset += packedCount(K: K, N: N)
-            return .packed(UnsafePointer(dst), K: K, N: N)
         }
-        return (packed, buffer)
+        return (LoadedMatrices(converted, layers: layers), [floats, q8].compactMap { $0 as AnyObject? })
     }
 
     /// Checks that the file holds the layers `declared` (by its config) and no others, before
@@ -206,25 +224,27 @@ public final class GPT2Weights: @unchecked Sendable {
     }
 }
 
-/// Every matrix of the model as one list, for the load-time passes that convert them all (fp32
-/// packing, Q8_0 interleaving): the blocks' four, the LM head, and the token embedding when it
-/// is stored apart from the head. A tied embedding is the head itself.
-struct Matrices {
-    var blocks: [BlockWeights]
-    var lmHead: LinearWeight
-    var untiedTokenEmbedding: LinearWeight?
+/// A matrix as a checkpoint stores it, before load converts it (`GPT2Weights.convert`).
+enum StoredMatrix {
+    /// fp32 row-major [K, N]: GPT-2's Conv1D layout, as Hugging Face checkpoints store it.
+    case inputMajor(UnsafePointer<Float>, K: Int, N: Int)
+    /// fp32 row-major [N, K], one row per output: wte, lm_head, GGUF F32/F16 matrices.
+    case outputMajor(UnsafePointer<Float>, K: Int, N: Int)
+    /// GGML Q8_0: N rows of K/32 `block_q8_0` (fp16 scale + 32 int8, 34 bytes), as in GGUF.
+    case q8_0(UnsafeRawPointer, K: Int, N: Int)
+}
 
-    var tokenEmbedding: LinearWeight { untiedTokenEmbedding ?? lmHead }
+/// The converted matrices of a checkpoint: per layer qkv, attnProj, fc, fcProj; then the LM
+/// head; then wte when it is stored apart from the head (a tied wte is the head itself).
+struct LoadedMatrices {
+    let all: [LinearWeight]
+    let blocks: [(qkv: LinearWeight, attnProj: LinearWeight, fc: LinearWeight, fcProj: LinearWeight)]
 
-    var all: [LinearWeight] {
-        get { blocks.flatMap { [$0.qkv, $0.attnProj, $0.fc, $0.fcProj] } + [lmHead] + (untiedTokenEmbedding.map { [$0] } ?? []) }
-        set {
-            for l in blocks.indices {
-                blocks[l].qkv = newValue[4 * l]; blocks[l].attnProj = newValue[4 * l + 1]
-                blocks[l].fc = newValue[4 * l + 2]; blocks[l].fcProj = newValue[4 * l + 3]
-            }
-            lmHead = newValue[4 * blocks.count]
-            if untiedTokenEmbedding != nil { untiedTokenEmbedding = newValue[4 * blocks.count + 1] }
-        }
+    init(_ all: [LinearWeight], layers: Int) {
+        self.all = all
+        blocks = (0..<layers).map { (all[4 * $0], all[4 * $0 + 1], all[4 * $0 + 2], all[4 * $0 + 3]) }
     }
+
+    var lmHead: LinearWeight { all[blocks.count * 4] }
+    var tokenEmbedding: LinearWeight { all.count > blocks.count * 4 + 1 ? all[blocks.count * 4 + 1] : lmHead }
 }

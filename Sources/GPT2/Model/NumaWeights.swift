@@ -15,8 +15,6 @@ extension GPT2Weights {
                 (start, units, unitBytes) = (UnsafeRawPointer(w), (N + packedPanelWidth - 1) / packedPanelWidth, K * packedPanelWidth * MemoryLayout<Float>.size)
             case let .q8_0Interleaved(w, K, N):
                 (start, units, unitBytes) = (w, Q8Interleaved.groups(N: N), Q8Interleaved.groupBytes(K: K))
-            case .inputMajor, .outputMajor, .q8_0:
-                continue  // views of the file as stored: not placed
             }
             let parts = min(threads, units)
             for t in 0..<parts {

@@ -1,4 +1,3 @@
-import Glibc
 import Kernels
 import GPT2Runtime
 
@@ -12,58 +11,59 @@ extension GPT2Weights {
     /// A copy whose matrices are quantised to `type` — what `gpt2 quantize` writes, made in
     /// memory, so int8 inference can be tested and measured from any checkpoint. Matrices whose
     /// K is not a multiple of 32 stay fp32 (as llama.cpp does); embeddings, norms and biases stay
-    /// fp32. The tied LM head gets its own quantised copy (the embedding lookup keeps wte in fp32).
-    /// With `interleave` (the default) the Q8_0 matrices end in the int8 kernels' interleaved
-    /// layout (`.q8_0Interleaved`), as a Q8_0 GGUF file loads; without, as GGML rows (`.q8_0`).
-    public func quantized(to type: WeightQuantization, interleave: Bool = true) -> GPT2Weights {
-        var buffers: [AnyObject] = []
-        /// Quantises N rows of K floats; `row(n, temporary)` returns row n (or fills and returns
-        /// `temporary`, K floats, for layouts that store it strided).
-        func quantizeRows(K: Int, N: Int, _ row: (Int, UnsafeMutablePointer<Float>) -> UnsafePointer<Float>) -> LinearWeight {
-            let buffer = HugePageBuffer<UInt8>(count: N * Q8_0.byteCount(K))
-            buffers.append(buffer)
-            let temporary = UnsafeMutablePointer<Float>.allocate(capacity: K)
-            defer { temporary.deallocate() }
-            for n in 0..<N { Q8_0.quantize(row(n, temporary), into: UnsafeMutableRawPointer(buffer.pointer + n * Q8_0.byteCount(K)), count: K) }
-            return .q8_0(UnsafeRawPointer(buffer.pointer), K: K, N: N)
-        }
-        func convert(_ weight: LinearWeight) -> LinearWeight {
-            switch weight {
-            case .q8_0, .q8_0Interleaved:
-                return weight
-            case let .packed(w, K, N):
-                guard K % Q8_0.blockSize == 0 else { return weight }
-                return quantizeRows(K: K, N: N) { n, row in
-                    unpackRow(w, K: K, n: n, into: row)
-                    return UnsafePointer(row)
+    /// fp32. The Q8_0 matrices are made in the int8 kernels' interleaved layout
+    /// (`.q8_0Interleaved`), as a Q8_0 GGUF file loads, in one huge-page buffer. The tied LM head
+    /// gets its own quantised copy (the embedding lookup keeps wte in fp32).
+    public func quantized(to type: WeightQuantization) -> GPT2Weights {
+        let K32 = { (w: LinearWeight) in w.inputs % Q8_0.blockSize == 0 }
+        var matrices = blocks.flatMap { [$0.qkv, $0.attnProj, $0.fc, $0.fcProj] } + [lmHead]
+        let total = matrices.filter { K32($0) && $0.isPacked }.reduce(0) { $0 + Q8Interleaved.byteCount(K: $1.inputs, N: $1.outputs) }
+        guard total > 0 else { return GPT2Weights(base: self, blocks: blocks, lmHead: lmHead, owning: []) }
+        let buffer = HugePageBuffer<UInt8>(count: total)
+        var offset = 0
+        matrices = matrices.map { weight in
+            guard case .packed = weight, K32(weight) else { return weight }
+            let K = weight.inputs, N = weight.outputs
+            let dst = UnsafeMutableRawPointer(buffer.pointer + offset)
+            offset += Q8Interleaved.byteCount(K: K, N: N)
+            // Per group of 8 rows: quantise them as GGML rows, then interleave that one group.
+            parallelFor(Q8Interleaved.groups(N: N)) { groups in
+                let rowBytes = Q8_0.byteCount(K)
+                let floats = UnsafeMutablePointer<Float>.allocate(capacity: K)
+                let rows = UnsafeMutableRawPointer.allocate(byteCount: Q8Interleaved.rows * rowBytes, alignment: 64)
+                defer { floats.deallocate(); rows.deallocate() }
+                for g in groups {
+                    let first = g * Q8Interleaved.rows, count = min(Q8Interleaved.rows, N - first)
+                    for r in 0..<count {
+                        weight.row(first + r, into: floats)
+                        Q8_0.quantize(floats, into: rows + r * rowBytes, count: K)
+                    }
+                    Q8Interleaved.repack(dst + g * Q8Interleaved.groupBytes(K: K), from: rows, K: K, N: count, groups: 0..<1)
                 }
-            case let .inputMajor(w, K, N):  // [K, N]: gather column n as the row of output n
-                guard K % Q8_0.blockSize == 0 else { return weight }
-                return quantizeRows(K: K, N: N) { n, column in
-                    for k in 0..<K { column[k] = w[k * N + n] }
-                    return UnsafePointer(column)
-                }
-            case let .outputMajor(w, K, N):  // [N, K]: rows in place
-                guard K % Q8_0.blockSize == 0 else { return weight }
-                return quantizeRows(K: K, N: N) { n, _ in w + n * K }
             }
+            return .q8_0Interleaved(UnsafeRawPointer(dst), K: K, N: N)
         }
-        var matrices = Matrices(blocks: self.blocks, lmHead: lmHead, untiedTokenEmbedding: nil)
-        matrices.all = matrices.all.map(convert)
-        if interleave {
-            // The GGML-row copies are dropped once interleaved: only the interleaved buffer is kept.
-            let buffer: HugePageBuffer<UInt8>?
-            (matrices.all, buffer) = Self.interleaveQ8(matrices.all, releaseMapped: false)
-            buffers = buffer.map { [$0] } ?? []
+        let L = blocks.count
+        let quantizedBlocks = (0..<L).map { l in
+            var b = blocks[l]
+            (b.qkv, b.attnProj, b.fc, b.fcProj) = (matrices[4 * l], matrices[4 * l + 1], matrices[4 * l + 2], matrices[4 * l + 3])
+            return b
         }
-        let blocks = matrices.blocks, head = matrices.lmHead
-        return GPT2Weights(base: self, blocks: blocks, lmHead: head, owning: buffers)
+        return GPT2Weights(base: self, blocks: quantizedBlocks, lmHead: matrices[4 * L], owning: [buffer])
+    }
+}
+
+extension LinearWeight {
+    /// Whether this is an fp32 matrix (the packed layout).
+    var isPacked: Bool {
+        if case .packed = self { return true }
+        return false
     }
 }
 
 extension GPT2Model {
     /// This model with its matrices quantised in memory (see `GPT2Weights.quantized(to:)`).
-    public func quantized(to type: WeightQuantization, interleave: Bool = true) -> GPT2Model {
-        GPT2Model(config: config, weights: weights.quantized(to: type, interleave: interleave), weightsPath: weightsPath, storageType: type.rawValue)
+    public func quantized(to type: WeightQuantization) -> GPT2Model {
+        GPT2Model(config: config, weights: weights.quantized(to: type), weightsPath: weightsPath, storageType: type.rawValue)
     }
 }

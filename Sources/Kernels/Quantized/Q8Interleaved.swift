@@ -101,8 +101,9 @@ public enum Q8Interleaved {
 /// y[M,N] = epilogue(x[M,K] · Wᵀ + bias[N]) for Q8_0 weights `w` in the interleaved layout
 /// (`Q8Interleaved`, ⌈N/8⌉ groups of 8 rows; K a multiple of 32). M = 1 is the decode GEMV
 /// (each thread streams one contiguous byte range); larger M the prefill GEMM, on the same
-/// layout. `scratch` receives the quantised activations. Same formula as `q8Matmul`, same
-/// results bit for bit (the integer block dots are exact; one FMA per block in block order).
+/// layout. `scratch` receives the quantised activations. Every path computes the formula of
+/// Q8Activations.swift, with the same results bit for bit (the integer block dots are exact;
+/// one FMA per block in block order).
 public func q8MatmulInterleaved(
     _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafeRawPointer,
     bias: UnsafePointer<Float>?, M: Int, K: Int, N: Int,

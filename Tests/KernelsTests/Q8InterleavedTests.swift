@@ -4,8 +4,8 @@ import Testing
 import Glibc
 import Foundation
 
-/// Q8_0 weights as raw GGML blocks (N rows × K/32 blocks × 34 bytes), at an odd address:
-/// rows of 34-byte blocks are never aligned, and kernels must not assume they are.
+/// Q8_0 weights as raw GGML blocks (N rows × K/32 blocks × 34 bytes), at an odd address: the
+/// form a GGUF file stores, which the tests repack into the interleaved layout.
 private final class Q8Weights {
     let K: Int, N: Int
     private let storage: UnsafeMutableRawPointer
@@ -105,8 +105,8 @@ private func exactIntegerProducts(_ x: [Float], _ w: Q8Weights, M: Int, K: Int, 
     return exact
 }
 
-@Suite("q8_0 matmul")
-struct Q8MatmulTests {
+@Suite("q8_0 activation quantisation")
+struct Q8ActivationTests {
     @Test("activation quantisation matches GGML's scalar formula (Int16 and Int8 storage)")
     func activationQuantization() {
         var rng = SeededGenerator(seed: 81)
@@ -134,79 +134,6 @@ struct Q8MatmulTests {
             #expect(d16[b] == r.d && d8[b] == r.d, "block \(b)")
             for i in 0..<32 {
                 #expect(Int32(q16[b * 32 + i]) == r.q[i] && Int32(q8[b * 32 + i]) == r.q[i], "block \(b) element \(i)")
-            }
-        }
-    }
-
-    /// With unit scales and integer activations whose block maximum is 127 (so d_x = 1 and
-    /// q_x = x), every kernel's output is the integer Σ q_x·q_w itself: exact in fp32 whatever the
-    /// summation order while |partial sums| < 2^24 (K ≤ 1024 guarantees it).
-    @Test("integer part is exactly the scalar int32 reference (every path, ragged shapes, 1–3 threads)",
-          arguments: Q8Path.available)
-    func integerPartExact(path: Q8Path) {
-        let pools = [1, 2, 3].map { ThreadPool(threadCount: $0) }
-        let scratch = Q8Scratch()
-        var rng = SeededGenerator(seed: 0x0008_0000)
-        for M in [1, 2, 3, 5, 16, 17, 33] {
-            for K in [32, 96, 512, 1024] {
-                for N in [1, 3, 4, 5, 13, 64] {
-                    let w = Q8Weights(K: K, N: N, integers: &rng)
-                    let x = integerActivations(M: M, K: K, rng: &rng)
-                    let exact = exactIntegerProducts(x, w, M: M, K: K, N: N)
-                    for pool in pools {
-                        expectExactProducts(x, exact, M: M, N: N, "M \(M) K \(K) N \(N) threads \(pool.threadCount)") { y, x in
-                            q8Matmul(y, x, w.pointer, bias: nil, M: M, K: K, N: N,
-                                     epilogue: .store, scratch: scratch, pool: pool, path: path)
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Real scales: against the reference formula, with bias and every epilogue. The portable
-    /// path computes that formula in the same order and must match bit for bit before the
-    /// epilogue; others may sum lanes in another order (1e-5 relative to the magnitude).
-    @Test("random data matches the reference formula (all epilogues, bias or not, 1–2 threads)",
-          arguments: Q8Path.available)
-    func randomData(path: Q8Path) {
-        let pools = [1, 2].map { ThreadPool(threadCount: $0) }
-        let scratch = Q8Scratch()
-        var rng = SeededGenerator(seed: 0x0008_1000)
-        for M in [1, 4, 7, 19] {
-            for K in [32, 160, 768] {
-                for N in [1, 6, 37] {
-                    let w = Q8Weights(K: K, N: N, random: &rng)
-                    let x = GuardedBuffer(count: M * K, random: &rng, scale: 2)
-                    let v = reference(x.values, w, M: M)
-                    let bias = GuardedBuffer(count: N, random: &rng)
-                    let prior = GuardedBuffer(count: M * N, random: &rng).values
-                    for pool in pools {
-                        for epilogue in [MatmulEpilogue.store, .accumulate, .gelu] {
-                            for useBias in [false, true] {
-                                let y = GuardedBuffer(prior)
-                                q8Matmul(y.pointer, x.pointer, w.pointer, bias: useBias ? bias.pointer : nil, M: M, K: K, N: N,
-                                         epilogue: epilogue, scratch: scratch, pool: pool, path: path)
-                                #expect(y.guardsIntact)
-                                var worst = 0.0
-                                for i in 0..<(M * N) {
-                                    let value = Double(v[i]) + (useBias ? Double(bias[i % N]) : 0)
-                                    let e: Double
-                                    switch epilogue {
-                                    case .store: e = value
-                                    case .accumulate: e = Double(prior[i]) + value
-                                    case .gelu: e = geluReference(value)
-                                    }
-                                    worst = max(worst, abs(Double(y[i]) - e) / (1 + abs(e)))
-                                }
-                                #expect(worst <= 1e-5, "M \(M) K \(K) N \(N) \(epilogue) bias \(useBias): \(worst)")
-                                if path == .portable && epilogue == .store && !useBias {
-                                    #expect(y.values == v, "portable path is the reference formula, bit for bit")
-                                }
-                            }
-                        }
-                    }
-                }
             }
         }
     }
@@ -253,8 +180,10 @@ struct Q8InterleavedTests {
         }
     }
 
-    /// As `Q8MatmulTests.integerPartExact`, for the interleaved kernels: N around the group of
-    /// 8, M around the GEMM's 4-row micro-tile and past its L2 chunk of rows (96 at K = 1024).
+    /// With unit scales and integer activations whose block maximum is 127 (so d_x = 1 and
+    /// q_x = x), every kernel's output is the integer Σ q_x·q_w itself: exact in fp32 whatever the
+    /// summation order while |partial sums| < 2^24 (K ≤ 1024 guarantees it). N around the group
+    /// of 8, M around the GEMM's 4-row micro-tile and past its L2 chunk of rows (96 at K = 1024).
     @Test("integer part is exactly the scalar int32 reference (every path, ragged shapes, 1–2 threads)",
           arguments: Q8Path.available)
     func integerPartExact(path: Q8Path) {
