@@ -27,7 +27,7 @@ struct ParityTests {
     }()
 
     /// ‖a − b‖ / ‖b‖ over one row.
-    static func relativeL2(_ a: UnsafeBufferPointer<Float>, _ b: ArraySlice<Float>) -> Double {
+    static func relativeL2(_ a: some Collection<Float>, _ b: some Collection<Float>) -> Double {
         var diff = 0.0, norm = 0.0
         for (x, y) in zip(a, b) { diff += Double(x - y) * Double(x - y); norm += Double(y) * Double(y) }
         return (diff / norm).squareRoot()
@@ -40,7 +40,7 @@ struct ParityTests {
         let session = GPT2Session(model: model, threads: threads)
         let logits = try session.evaluate(c.tokens, logits: .all)
         for t in 0..<c.tokens.count {
-            let row = UnsafeBufferPointer(rebasing: logits[(t * V)..<((t + 1) * V)])
+            let row = logits[(t * V)..<((t + 1) * V)]
             let error = Self.relativeL2(row, c.reference[(t * V)..<((t + 1) * V)])
             #expect(error <= 1e-4, "position \(t): relative L2 error \(error)")
         }
@@ -53,7 +53,7 @@ struct ParityTests {
         let session = GPT2Session(model: model, threads: threads)
         for (t, token) in c.tokens.enumerated() {
             let logits = try session.evaluate([token])
-            let error = Self.relativeL2(UnsafeBufferPointer(logits), c.reference[(t * V)..<((t + 1) * V)])
+            let error = Self.relativeL2(logits, c.reference[(t * V)..<((t + 1) * V)])
             #expect(error <= 1e-4, "position \(t): relative L2 error \(error)")
         }
         #expect(session.position == c.tokens.count)
@@ -67,12 +67,30 @@ struct ParityTests {
         let split = c.tokens.count * 2 / 3
         let prefill = try session.evaluate(Array(c.tokens[..<split]), logits: .all)
         for t in 0..<split {
-            let row = UnsafeBufferPointer(rebasing: prefill[(t * V)..<((t + 1) * V)])
+            let row = prefill[(t * V)..<((t + 1) * V)]
             #expect(Self.relativeL2(row, c.reference[(t * V)..<((t + 1) * V)]) <= 1e-4, "prefill position \(t)")
         }
         let last = try session.evaluate(Array(c.tokens[split...]), logits: .last)
         let t = c.tokens.count - 1
-        #expect(Self.relativeL2(UnsafeBufferPointer(last), c.reference[(t * V)..<((t + 1) * V)]) <= 1e-4)
+        #expect(Self.relativeL2(last, c.reference[(t * V)..<((t + 1) * V)]) <= 1e-4)
+    }
+
+    @Test("logits outlive their session; the next evaluate overwrites them")
+    func logitsLifetime() throws {
+        let model = try GPT2Model.load(path: Self.cases[0].directory)
+        func evaluateAndDropTheSession() throws -> (SessionLogits, [Float]) {
+            let session = GPT2Session(model: model, threads: 1)
+            let logits = try session.evaluate([1, 2, 3])
+            return (logits, Array(logits))
+        }
+        let (logits, copy) = try evaluateAndDropTheSession()
+        #expect(Array(logits) == copy && logits.count == model.config.vocabSize)
+
+        let session = GPT2Session(model: model, threads: 1)
+        let first = try session.evaluate([1, 2, 3])
+        let kept = Array(first)
+        _ = try session.evaluate([4])
+        #expect(Array(first) != kept, "the buffer is the session's: a second evaluate writes into it")
     }
 
     @Test("positions beyond n_positions are an error, not a wrap")

@@ -53,14 +53,15 @@ public struct PerplexityEvaluation {
             // Targets are window positions j ≥ 1 not scored before; logits row j−1 predicts j.
             let firstTarget = max(1, previousEnd - begin)
             session.reset()
-            let logits = try session.evaluate(window, logits: .all)
-            for j in firstTarget..<window.count {
-                let row = UnsafeBufferPointer(rebasing: logits[(j - 1) * V ..< j * V])
-                try onScoredLogits?(row)
-                try onScored?(row, window[j])
-                let lse = logSumExp(row.baseAddress!, count: V)
-                result.negativeLogLikelihood += Double(lse - row[window[j]])
-                result.scoredTokens += 1
+            try session.evaluate(window, logits: .all).withUnsafeMutableBufferPointer { logits in
+                for j in firstTarget..<window.count {
+                    let row = UnsafeBufferPointer(rebasing: logits[(j - 1) * V ..< j * V])
+                    try onScoredLogits?(row)
+                    try onScored?(row, window[j])
+                    let lse = logSumExp(row.baseAddress!, count: V)
+                    result.negativeLogLikelihood += Double(lse - row[window[j]])
+                    result.scoredTokens += 1
+                }
             }
             result.windows += 1
             onWindow?(result)

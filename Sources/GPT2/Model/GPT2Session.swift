@@ -80,9 +80,9 @@ public final class GPT2Session {
     }
 
     /// Runs `tokens` through the model at positions `position ..< position + tokens.count`,
-    /// appends them to the KV cache and returns logits: [V] for `.last`, [T, V] for `.all`.
-    /// The buffer is owned by the session and valid until the next call.
-    public func evaluate(_ tokens: [Int], logits request: LogitsRequest = .last) throws -> UnsafeMutableBufferPointer<Float> {
+    /// appends them to the KV cache and returns logits: [V] for `.last`, [T, V] for `.all`, in
+    /// the session's own buffer (no copy per token): see `SessionLogits` for how long they hold.
+    public func evaluate(_ tokens: [Int], logits request: LogitsRequest = .last) throws -> SessionLogits {
         let config = model.config
         guard !tokens.isEmpty else { throw GPT2Error.emptyPrompt }
         if position + tokens.count > config.nPositions {
@@ -108,7 +108,7 @@ public final class GPT2Session {
             position += count
             start += count
         }
-        return UnsafeMutableBufferPointer(start: logits.pointer, count: rows * V)
+        return SessionLogits(buffer: logits, count: rows * V)
     }
 
     /// One forward pass over `tokens` (at most `activations.capacity`) starting at `position`.
@@ -178,5 +178,32 @@ public final class GPT2Session {
         let start = monotonicNanoseconds()
         body()
         observer.opDidRun(op, layer: layer, tokens: tokens, startNanoseconds: start, endNanoseconds: monotonicNanoseconds())
+    }
+}
+
+/// The logits of a session's last `evaluate`, in the session's buffer. The memory stays valid as
+/// long as this value exists (it holds the buffer), but the values are those of that call only
+/// until the session evaluates again, which overwrites them: copy (`Array(logits)`) to keep them.
+public struct SessionLogits: RandomAccessCollection, @unchecked Sendable {
+    private let buffer: AlignedBuffer<Float>
+    public let count: Int
+
+    init(buffer: AlignedBuffer<Float>, count: Int) {
+        precondition(count <= buffer.count)
+        self.buffer = buffer
+        self.count = count
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { count }
+    public subscript(i: Int) -> Float {
+        precondition(i >= 0 && i < count, "logit index \(i) out of range 0..<\(count)")
+        return buffer.pointer[i]
+    }
+
+    /// Direct access for the samplers and evaluation code, which read (and may rescale) the
+    /// logits in place.
+    public func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        try withExtendedLifetime(buffer) { try body(UnsafeMutableBufferPointer(start: buffer.pointer, count: count)) }
     }
 }

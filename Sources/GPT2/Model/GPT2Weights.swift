@@ -2,39 +2,42 @@ import Kernels
 import ModelIO
 import GPT2Runtime
 
-/// The parameters of one transformer block: vectors as fp32 pointers into mapped or owned
-/// storage, matrices as `LinearWeight`s.
-public struct BlockWeights: @unchecked Sendable {
-    public var ln1Weight, ln1Bias: UnsafePointer<Float>  // [C]
-    public var qkv: LinearWeight                         // C → 3C
-    public var qkvBias: UnsafePointer<Float>             // [3C]
-    public var attnProj: LinearWeight                    // C → C
-    public var attnProjBias: UnsafePointer<Float>        // [C]
-    public var ln2Weight, ln2Bias: UnsafePointer<Float>  // [C]
-    public var fc: LinearWeight                          // C → I
-    public var fcBias: UnsafePointer<Float>              // [I]
-    public var fcProj: LinearWeight                      // I → C
-    public var fcProjBias: UnsafePointer<Float>          // [C]
+/// The parameters of one transformer block: vectors as fp32 pointers into storage its
+/// `GPT2Weights` owns, matrices as `LinearWeight`s. Raw pointers: visible to this package's
+/// modules (the executor, the profiler's cost model), not to users of the library.
+package struct BlockWeights: @unchecked Sendable {
+    package var ln1Weight, ln1Bias: UnsafePointer<Float>  // [C]
+    package var qkv: LinearWeight                         // C → 3C
+    package var qkvBias: UnsafePointer<Float>             // [3C]
+    package var attnProj: LinearWeight                    // C → C
+    package var attnProjBias: UnsafePointer<Float>        // [C]
+    package var ln2Weight, ln2Bias: UnsafePointer<Float>  // [C]
+    package var fc: LinearWeight                          // C → I
+    package var fcBias: UnsafePointer<Float>              // [I]
+    package var fcProj: LinearWeight                      // I → C
+    package var fcProjBias: UnsafePointer<Float>          // [C]
 }
 
-/// All parameters of a GPT-2 model, validated against its config.
+/// All parameters of a GPT-2 model, validated against its config, in memory it owns (the file
+/// is not read after the load). The raw views below are for this package's modules; the
+/// public surface is the sizes and facts about them.
 public final class GPT2Weights: @unchecked Sendable {
     /// wte: the V token rows, in any layout `embedTokens` reads (a tied wte is the LM head).
-    public let tokenEmbedding: LinearWeight
-    public let positionEmbedding: UnsafePointer<Float>  // wpe [P, C]
-    public let blocks: [BlockWeights]
-    public let finalNormWeight, finalNormBias: UnsafePointer<Float>  // ln_f [C]
+    package let tokenEmbedding: LinearWeight
+    package let positionEmbedding: UnsafePointer<Float>  // wpe [P, C]
+    package let blocks: [BlockWeights]
+    package let finalNormWeight, finalNormBias: UnsafePointer<Float>  // ln_f [C]
     /// The LM head (C → V, rows of C): `lm_head.weight` if the file has its own, else tied to wte.
-    public let lmHead: LinearWeight
+    package let lmHead: LinearWeight
     /// Rows of wpe (n_positions).
     public let positions: Int
     /// Whether the LM head is the token embedding (no `lm_head.weight` / `output.weight` in the
     /// file), even where the two are stored apart after packing or quantisation.
     public let lmHeadIsTied: Bool
-    /// Keeps the mapping and any converted tensors alive.
+    /// The buffers that hold the weights.
     private let owners: [AnyObject]
 
-    /// Assembles weights whose memory `owners` keep alive (mappings, converted buffers).
+    /// Assembles weights whose memory `owners` keep alive.
     init(tokenEmbedding: LinearWeight, positionEmbedding: UnsafePointer<Float>, blocks: [BlockWeights],
          finalNormWeight: UnsafePointer<Float>, finalNormBias: UnsafePointer<Float>, lmHead: LinearWeight,
          lmHeadIsTied: Bool, positions: Int, owners: [AnyObject]) {

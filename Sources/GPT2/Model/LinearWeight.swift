@@ -4,7 +4,7 @@ import GPT2Runtime
 /// The weight matrix W of a linear layer y = x·W + b (K inputs, N outputs) in the one layout
 /// per dtype the kernels run on; load converts every checkpoint layout into it. Every matmul of
 /// the graph goes through `linear`, the one place where a layout meets its kernel.
-public enum LinearWeight: @unchecked Sendable {
+package enum LinearWeight: @unchecked Sendable {
     /// fp32 packed at load in panels of 32 outputs × all K ([⌈N/32⌉, K, 32], see
     /// `packInputMajor`): one sequential stream per thread for decode, the micro-kernel's
     /// operand layout for prefill.
@@ -14,20 +14,20 @@ public enum LinearWeight: @unchecked Sendable {
     /// sequentially and the prefill GEMM reads 8 rows per weight load. K a multiple of 32.
     case q8_0Interleaved(UnsafeRawPointer, K: Int, N: Int)
 
-    public var inputs: Int {
+    package var inputs: Int {
         switch self {
         case let .packed(_, K, _), let .q8_0Interleaved(_, K, _): return K
         }
     }
 
-    public var outputs: Int {
+    package var outputs: Int {
         switch self {
         case let .packed(_, _, N), let .q8_0Interleaved(_, _, N): return N
         }
     }
 
     /// Where the weights start: two `LinearWeight`s with the same storage are one matrix.
-    public var storage: UnsafeRawPointer {
+    package var storage: UnsafeRawPointer {
         switch self {
         case let .packed(w, _, _): return UnsafeRawPointer(w)
         case let .q8_0Interleaved(w, _, _): return w
@@ -35,7 +35,7 @@ public enum LinearWeight: @unchecked Sendable {
     }
 
     /// Bytes of weight data a forward pass streams (for bandwidth figures).
-    public var byteCount: Int {
+    package var byteCount: Int {
         switch self {
         case .packed: return inputs * outputs * MemoryLayout<Float>.size
         case let .q8_0Interleaved(_, K, N): return Q8Interleaved.byteCount(K: K, N: N)
@@ -44,7 +44,7 @@ public enum LinearWeight: @unchecked Sendable {
 
     /// Output n's K weights (row n of Wᵀ) as fp32: a copy out of the packed layout, or the Q8_0
     /// row dequantized (x = d · q).
-    public func row(_ n: Int, into out: UnsafeMutablePointer<Float>) {
+    package func row(_ n: Int, into out: UnsafeMutablePointer<Float>) {
         switch self {
         case let .packed(w, K, _): unpackRow(w, K: K, n: n, into: out)
         case let .q8_0Interleaved(w, K, _): Q8Interleaved.dequantizeRow(w, K: K, n: n, into: out)

@@ -164,6 +164,11 @@ public final class Sampler {
         rng = Xoshiro256StarStar(seed: seed)
     }
 
+    /// Samples from a session's logits (see `sample(logits:history:)` on a buffer).
+    public func sample(logits: SessionLogits, history: [Int]) -> Int {
+        logits.withUnsafeMutableBufferPointer { sample(logits: $0, history: history) }
+    }
+
     /// Picks the next token. `logits` (length vocabularySize) may be modified in place (the
     /// repetition penalty is applied to them, NaN becomes -infinity). `history` = all tokens so
     /// far (prompt + generated); ids outside the vocabulary are ignored.
