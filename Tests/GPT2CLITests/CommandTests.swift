@@ -37,14 +37,32 @@ struct CommandTests {
         return path
     }
 
-    @Test func everyCommandRunsOnARandomModel() throws {
+    /// Every reading command on the real binary, with what it must print.
+    @Test func everyCommandPrintsWhatItShould() throws {
         let m = Self.modelDirectory
-        #expect(run(["generate", "-m", m, "-p", "Hello, world", "-n", "5", "--seed", "1", "-t", "2"]) == nil)
-        #expect(run(["generate", "-m", m, "-p", "Hello", "-n", "3", "--temperature", "0", "--ignore-eos"]) == nil)
-        #expect(run(["tokenize", "-p", "Hello, world"]) == nil)
-        #expect(run(["tokenize", "-m", m, "-p", "Hi there", "--show"]) == nil)
-        #expect(run(["inspect", m]) == nil)
-        #expect(run(["inspect", m + "/model.safetensors"]) == nil)
+        // GPT-2's own ids for these texts (Hugging Face's GPT2TokenizerFast gives the same).
+        let ids = try GPT2Process.run(["tokenize", "-p", "Hello, world"])
+        #expect(ids.status == 0 && ids.stdout.split(whereSeparator: \.isWhitespace) == ["15496", "11", "995"], "\(ids)")
+        let shown = try GPT2Process.run(["tokenize", "-m", m, "-p", "Hi there", "--show"])
+        #expect(shown.status == 0 && shown.stdout.contains("17250") && shown.stdout.contains("612"), "\(shown)")
+
+        // Greedy generation is deterministic: the same command prints the same text, prompt first.
+        let arguments = ["generate", "-m", m, "-p", "Hello", "-n", "3", "--temperature", "0", "--ignore-eos", "-t", "1"]
+        let a = try GPT2Process.run(arguments), b = try GPT2Process.run(arguments)
+        #expect(a.status == 0 && a.stdout.hasPrefix("Hello") && a.stdout.count > "Hello".count && a.stdout == b.stdout, "\(a)")
+        #expect(a.stderr.contains("generation: 3 tokens"), "\(a.stderr)")
+        let sampled = try GPT2Process.run(["generate", "-m", m, "-p", "Hello, world", "-n", "5", "--seed", "1", "-t", "2"])
+        #expect(sampled.status == 0 && sampled.stderr.contains("seed: 1") && sampled.stdout.hasPrefix("Hello, world"), "\(sampled)")
+
+        // inspect names every tensor with its shape, from the directory or the file.
+        for path in [m, m + "/model.safetensors"] {
+            let listing = try GPT2Process.run(["inspect", path])
+            #expect(listing.status == 0, "\(listing)")
+            for name in ["transformer.wte.weight", "transformer.h.1.mlp.c_proj.weight", "transformer.ln_f.bias"] {
+                #expect(listing.stdout.contains(name), "\(name) in \(path)")
+            }
+            #expect(listing.stdout.contains("[256, 64]"), "mlp.c_proj's shape")
+        }
     }
 
     @Test func perplexityDumpsOneLogitRowPerScoredToken() throws {
