@@ -34,15 +34,6 @@ public struct FloatTensor: @unchecked Sendable {
         UnsafeBufferPointer(start: pointer, count: count)
     }
 
-    /// This tensor in memory the process owns: itself, or a copy of a mapped view, so that
-    /// nothing depends on the file any more.
-    public func owned() -> FloatTensor {
-        guard isMappedView else { return self }
-        let buffer = AlignedBuffer<Float>(count: count, zeroed: false)
-        buffer.pointer.update(from: pointer, count: count)
-        return FloatTensor(shape: shape, buffer: buffer)
-    }
-
     /// A copy of the elements.
     public func toArray() -> [Float] {
         withExtendedLifetime(owner) { Array(buffer) }

@@ -64,7 +64,7 @@ extension GPT2Weights {
         let path = gguf.path
         let names = gguf.tensors.map(\.name)
         try Self.checkLayerCount(names, layerPrefix: "blk.", declared: config.nLayer, key: "gpt2.block_count", path: path)
-        var owners: [AnyObject] = []
+        let arena = VectorArena(config: config)
         var used: Set<String> = []
         /// fp32 matrices (views of the mapping or converted copies) held until they are packed.
         var transient: [FloatTensor] = []
@@ -81,9 +81,7 @@ extension GPT2Weights {
             guard tensor.type == .f32 || tensor.type == .f16 else {
                 throw GPT2Error.invalidModelFile(path: path, problem: "tensor \"\(name)\" has type \(tensor.type); only F32 and F16 are supported for it")
             }
-            let floats = try gguf.floats(tensor).owned()
-            owners.append(floats.owner)
-            return floats.pointer
+            return arena.store(try gguf.floats(tensor))
         }
         /// N rows of K.
         func matrix(_ name: String, K: Int, N: Int) throws -> StoredMatrix {
@@ -122,14 +120,10 @@ extension GPT2Weights {
         stored += tied ? [tokenEmbedding] : [try matrix("output.weight", K: C, N: V), tokenEmbedding]
         try Self.checkNoExtraTensors(names, used: used, path: path)
         let (matrices, buffers) = withExtendedLifetime(transient) { Self.convert(stored, layers: config.nLayer) }
-        let blocks = (0..<config.nLayer).map { l in
-            let v = vectors[l], m = matrices.blocks[l]
-            return BlockWeights(ln1Weight: v[0], ln1Bias: v[1], qkv: m.qkv, qkvBias: v[2], attnProj: m.attnProj, attnProjBias: v[3],
-                                ln2Weight: v[4], ln2Bias: v[5], fc: m.fc, fcBias: v[6], fcProj: m.fcProj, fcProjBias: v[7])
-        }
+        let blocks = Self.blocks(vectors: vectors, matrices: matrices)
         self.init(tokenEmbedding: matrices.tokenEmbedding, positionEmbedding: positionEmbedding, blocks: blocks,
                   finalNormWeight: finalNormWeight, finalNormBias: finalNormBias, lmHead: matrices.lmHead,
-                  lmHeadIsTied: tied, positions: P, owners: owners + buffers)
+                  lmHeadIsTied: tied, positions: P, owners: [arena] + buffers)
     }
 }
 

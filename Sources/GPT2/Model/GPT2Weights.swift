@@ -95,7 +95,7 @@ public final class GPT2Weights: @unchecked Sendable {
         }
         try Self.checkLayerCount(names, layerPrefix: "h.", declared: config.nLayer, key: "n_layer", path: file.path)
         var used: Set<String> = []
-        var storage: [FloatTensor] = []
+        let arena = VectorArena(config: config)
         /// Matrices (mapped views or converted copies) that are only needed until they are packed.
         var transient: [FloatTensor] = []
         func floats(_ name: String, _ shape: [Int]) throws -> FloatTensor {
@@ -109,9 +109,7 @@ public final class GPT2Weights: @unchecked Sendable {
             return try file.floats(info)
         }
         func vector(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
-            let kept = try floats(name, shape).owned()
-            storage.append(kept)
-            return kept.pointer
+            arena.store(try floats(name, shape))
         }
         /// Conv1D weights: [K, N]; wte and lm_head: [N, K].
         func matrix(_ name: String, K: Int, N: Int, inputMajor: Bool) throws -> StoredMatrix {
@@ -148,15 +146,20 @@ public final class GPT2Weights: @unchecked Sendable {
         // from F16/BF16) leave this process's memory as soon as it is packed, so that the peak
         // stays near one copy; the converted buffers themselves are freed on return.
         let (matrices, buffers) = withExtendedLifetime(transient) { Self.convert(stored, layers: config.nLayer) }
-        let blocks = (0..<config.nLayer).map { l in
-            let v = vectors[l], m = matrices.blocks[l]
-            return BlockWeights(ln1Weight: v[0], ln1Bias: v[1], qkv: m.qkv, qkvBias: v[2], attnProj: m.attnProj, attnProjBias: v[3],
-                                ln2Weight: v[4], ln2Bias: v[5], fc: m.fc, fcBias: v[6], fcProj: m.fcProj, fcProjBias: v[7])
-        }
+        let blocks = Self.blocks(vectors: vectors, matrices: matrices)
         self.init(
             tokenEmbedding: matrices.tokenEmbedding, positionEmbedding: positionEmbedding,
             blocks: blocks, finalNormWeight: finalNormWeight, finalNormBias: finalNormBias, lmHead: matrices.lmHead,
-            lmHeadIsTied: tied, positions: P, owners: storage.map(\.owner) + buffers)
+            lmHeadIsTied: tied, positions: P, owners: [arena] + buffers)
+    }
+
+    /// Each layer's vectors (in load order: ln_1 weight and bias, qkv bias, attn_proj bias, ln_2
+    /// weight and bias, mlp_up bias, mlp_down bias) joined with its converted matrices.
+    static func blocks(vectors: [[UnsafePointer<Float>]], matrices: LoadedMatrices) -> [BlockWeights] {
+        zip(vectors, matrices.blocks).map { v, m in
+            BlockWeights(ln1Weight: v[0], ln1Bias: v[1], qkv: m.qkv, qkvBias: v[2], attnProj: m.attnProj, attnProjBias: v[3],
+                         ln2Weight: v[4], ln2Bias: v[5], fc: m.fc, fcBias: v[6], fcProj: m.fcProj, fcProjBias: v[7])
+        }
     }
 
     /// Converts the matrices of a checkpoint into the layouts the kernels run on, all fp32 ones
@@ -250,4 +253,31 @@ struct LoadedMatrices {
 
     var lmHead: LinearWeight { all[blocks.count * 4] }
     var tokenEmbedding: LinearWeight { all.count > blocks.count * 4 + 1 ? all[blocks.count * 4 + 1] : lmHead }
+}
+
+/// The fp32 vectors of a model (wpe, every norm and bias) in one buffer the weights own, each
+/// 64-byte aligned, filled in load order: the vector half of the parameter arena (the matrices
+/// live in the packed and interleaved buffers `convert` makes).
+final class VectorArena {
+    private let buffer: AlignedBuffer<Float>
+    private var used = 0
+
+    /// Sized for exactly the vectors `config` implies (the loaders check every shape first).
+    init(config: GPT2Config) {
+        let C = config.nEmbd
+        let perLayer = [C, C, 3 * C, C, C, C, config.nInner, C]
+        let sizes = [config.nPositions * C, C, C] + (0..<config.nLayer).flatMap { _ in perLayer }
+        buffer = AlignedBuffer(count: sizes.reduce(0) { $0 + Self.padded($1) }, zeroed: false)
+    }
+
+    private static func padded(_ count: Int) -> Int { (count + 15) / 16 * 16 }
+
+    /// Copies `tensor` into the arena; returns where it now lives.
+    func store(_ tensor: FloatTensor) -> UnsafePointer<Float> {
+        precondition(used + Self.padded(tensor.count) <= buffer.count, "more vector parameters than the config implies")
+        let destination = buffer.pointer + used
+        withExtendedLifetime(tensor.owner) { destination.update(from: tensor.pointer, count: tensor.count) }
+        used += Self.padded(tensor.count)
+        return UnsafePointer(destination)
+    }
 }
