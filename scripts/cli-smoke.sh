@@ -75,6 +75,11 @@ expect_ok "tokenize" "$gpt2" tokenize -p "Hello, world"
 grep -qx "15496 11 995" "$work/out" || { echo "FAIL: tokenize printed $(cat "$work/out")"; failures=$((failures + 1)); }
 echo "Hello, world" | "$gpt2" tokenize -f /dev/stdin > "$work/stdin-ids" 2>&1
 check "tokenize -f /dev/stdin" grep -qx "15496 11 995 198" "$work/stdin-ids"
+echo "Hello, world" | "$gpt2" tokenize -f - > "$work/dash-ids" 2>&1
+check "tokenize -f - (standard input)" grep -qx "15496 11 995 198" "$work/dash-ids"
+expect_ok "quantize with llama-quantize's positional type" "$gpt2" quantize "$m" "$work/positional.gguf" Q8_0
+expect_ok "generate with -s, --temp and -c" "$gpt2" generate -m "$m" -p "Hello" -n 4 -s 1 --temp 0.7 -c 16
+expect_ok "bench with repeated flags and a range" "$gpt2" bench -m "$m" -p 4 -p 8 -n 0 -t 1-2 -r 1 -o csv
 expect_ok "tokenize --show" "$gpt2" tokenize -m "$m" -p "Hi" --show
 printf 'The quick brown fox jumps over the lazy dog. %.0s' $(seq 20) > "$work/text.txt"
 expect_ok "perplexity" "$gpt2" perplexity -m "$m" -f "$work/text.txt" --context 32 --stride 16 --dump-logits "$work/logits.f32"

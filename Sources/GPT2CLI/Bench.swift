@@ -23,17 +23,17 @@ struct Bench: ParsableCommand {
     @Option(name: [.short, .long], help: "Models, comma-separated (default: the random-weight gpt2 124M).")
     var model: [String] = []
 
-    @Option(name: .short, parsing: .unconditional, help: "Prompt sizes, comma-separated; 0 skips.")
-    var p = "512"
+    @Option(name: .short, parsing: .unconditionalSingleValue, help: "Prompt sizes: a comma-separated list or ranges (FIRST-LAST, FIRST-LAST+STEP, FIRST-LAST*FACTOR), repeatable; 0 skips (default 512).")
+    var p: [String] = []
 
-    @Option(name: .short, parsing: .unconditional, help: "Generation sizes, comma-separated; 0 skips.")
-    var n = "128"
+    @Option(name: .short, parsing: .unconditionalSingleValue, help: "Generation sizes, as -p (default 128).")
+    var n: [String] = []
 
     @Option(name: .customLong("pg", withSingleDash: true), parsing: .unconditionalSingleValue, help: ArgumentHelp("A prompt then generation test PP,TG (repeatable).", valueName: "pp,tg"))
     var pg: [String] = []
 
-    @Option(name: .short, parsing: .unconditional, help: "Thread counts, comma-separated (default: every CPU this process may use).")
-    var t: String?
+    @Option(name: .short, parsing: .unconditionalSingleValue, help: "Thread counts, as -p (default: every CPU this process may use).")
+    var t: [String] = []
 
     @Option(name: .short, parsing: .unconditional, help: "Repetitions of each test.")
     var r = 5
@@ -60,8 +60,8 @@ struct Bench: ParsableCommand {
 
     /// The sweep the options describe (for `models`).
     func plan(models: [String]) throws -> BenchPlan {
-        var tests: [BenchTest] = try parseList(p, option: "-p").filter { $0 > 0 }.map { .prompt($0) }
-        tests += try parseList(n, option: "-n").filter { $0 > 0 }.map { .generation($0) }
+        var tests: [BenchTest] = try parseValues(p.isEmpty ? ["512"] : p, option: "-p").filter { $0 > 0 }.map { .prompt($0) }
+        tests += try parseValues(n.isEmpty ? ["128"] : n, option: "-n").filter { $0 > 0 }.map { .generation($0) }
         for pair in pg {
             let values = try parseList(pair, option: "-pg")
             guard values.count == 2, values[0] > 0 || values[1] > 0 else {
@@ -70,7 +70,7 @@ struct Bench: ParsableCommand {
             tests.append(.promptThenGeneration(values[0], values[1]))
         }
         if tests.isEmpty { throw ValidationError("no tests: every -p, -n and -pg size is 0") }
-        let threads = try t.map { try parseList($0, option: "-t") } ?? [ThreadPool.availableCPUs().count]
+        let threads = t.isEmpty ? [ThreadPool.availableCPUs().count] : try parseValues(t, option: "-t")
         if let bad = threads.first(where: { $0 < 1 || $0 > 1024 }) {
             throw ValidationError("-t: thread counts must be between 1 and 1024, got \(bad)")
         }
@@ -125,5 +125,42 @@ func parseList(_ text: String, option: String) throws -> [Int] {
             throw ValidationError("\(option): '\(item)' is not a non-negative integer (expected a comma-separated list like 128,512)")
         }
         return value
+    }
+}
+
+/// The values of a repeatable list option, as llama-bench reads them: every occurrence is a
+/// comma-separated list whose items are numbers or ranges FIRST-LAST (step 1), FIRST-LAST+STEP
+/// or FIRST-LAST*FACTOR; `-p 32 -p 64,128 -p 256-1024*2` is 32, 64, 128, 256, 512, 1024.
+func parseValues(_ occurrences: [String], option: String) throws -> [Int] {
+    try occurrences.flatMap { text in
+        try text.split(separator: ",", omittingEmptySubsequences: false).flatMap { item -> [Int] in
+            let spec = item.trimmingCharacters(in: .whitespaces)
+            guard let dash = spec.dropFirst().firstIndex(of: "-") else { return try parseList(spec, option: option) }
+            func bad(_ why: String) -> ValidationError {
+                ValidationError("\(option): '\(spec)' \(why) (expected FIRST-LAST, FIRST-LAST+STEP or FIRST-LAST*FACTOR)")
+            }
+            let rest = spec[spec.index(after: dash)...]
+            let operatorIndex = rest.firstIndex { $0 == "+" || $0 == "*" }
+            guard let first = Int(spec[..<dash]), let last = Int(rest[..<(operatorIndex ?? rest.endIndex)]), first >= 0, last >= first else {
+                throw bad("is not a range of non-negative integers")
+            }
+            var step = 1, multiply = false
+            if let operatorIndex {
+                guard let value = Int(rest[rest.index(after: operatorIndex)...]) else { throw bad("has no step") }
+                multiply = rest[operatorIndex] == "*"
+                step = value
+                guard multiply ? step >= 2 && first >= 1 : step >= 1 else { throw bad("never reaches its end") }
+            }
+            var values: [Int] = []
+            var value = first
+            while value <= last {
+                values.append(value)
+                guard values.count <= 10_000 else { throw bad("has more than 10000 values") }
+                let (next, overflow) = multiply ? value.multipliedReportingOverflow(by: step) : value.addingReportingOverflow(step)
+                if overflow { break }
+                value = next
+            }
+            return values
+        }
     }
 }

@@ -19,7 +19,7 @@ struct Generate: ParsableCommand {
     @Option(name: [.short, .customLong("n-predict")], parsing: .unconditional, help: "Tokens to generate.")
     var n = 128
 
-    @Option(parsing: .unconditional, help: "Sampling temperature; 0 = greedy.")
+    @Option(name: [.customLong("temperature"), .customLong("temp")], parsing: .unconditional, help: "Sampling temperature; 0 = greedy.")
     var temperature: Float = 0.8
 
     @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Keep only the k most likely tokens; 0 = off.")
@@ -37,8 +37,11 @@ struct Generate: ParsableCommand {
     @Option(name: .customLong("repeat-last-n"), parsing: .unconditional, help: "How many recent tokens the repeat penalty looks at (-1 = all).")
     var repeatLastN = 64
 
-    @Option(parsing: .unconditional, help: "Random seed (default: a random one, printed so the run can be repeated).")
+    @Option(name: [.short, .long], parsing: .unconditional, help: "Random seed (default: a random one, printed so the run can be repeated).")
     var seed: UInt64?
+
+    @Option(name: [.customShort("c"), .customLong("ctx-size")], parsing: .unconditional, help: "Context window in tokens (default and most: the model's n_positions).")
+    var contextSize: Int?
 
     @Flag(name: .customLong("ignore-eos"), help: "Keep generating after <|endoftext|> (fixed-length runs).")
     var ignoreEOS = false
@@ -48,6 +51,7 @@ struct Generate: ParsableCommand {
 
     func validate() throws {
         guard n >= 0 else { throw ValidationError("-n must not be negative, got \(n)") }
+        if let contextSize, contextSize < 1 { throw ValidationError("-c must be at least 1, got \(contextSize)") }
         try sampling(seed: 0).validate()
     }
 
@@ -66,8 +70,11 @@ struct Generate: ParsableCommand {
 
         let prompt = tokenizer.encode(text)
         if prompt.isEmpty { throw GPT2Error.emptyPrompt }
-        if prompt.count > model.config.nPositions {
-            throw GPT2Error.contextOverflow(needed: prompt.count, limit: model.config.nPositions)
+        if let contextSize, contextSize > model.config.nPositions {
+            throw ValidationError("-c \(contextSize) is more than the model's context of \(model.config.nPositions) tokens (n_positions)")
+        }
+        if prompt.count > (contextSize ?? model.config.nPositions) {
+            throw GPT2Error.contextOverflow(needed: prompt.count, limit: contextSize ?? model.config.nPositions)
         }
         let seed = self.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         let generator = Generator(model: model, tokenizer: tokenizer, threads: modelOptions.threads, numa: modelOptions.numa)
@@ -78,7 +85,7 @@ struct Generate: ParsableCommand {
         let out = FileHandle.standardOutput
         out.write(Data(text.utf8))
         let interrupt = Signals.interruptFlag()
-        let options = GenerationOptions(maxNewTokens: n, sampling: sampling(seed: seed), stopAtEndOfText: !ignoreEOS, contextShift: contextShift)
+        let options = GenerationOptions(maxNewTokens: n, sampling: sampling(seed: seed), stopAtEndOfText: !ignoreEOS, contextShift: contextShift, contextSize: contextSize)
         let stats = try generator.generate(promptTokens: prompt, options: options) { token in
             out.write(Data(token.text.utf8))
             return !interrupt.isRaised

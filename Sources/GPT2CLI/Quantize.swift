@@ -21,15 +21,26 @@ struct Quantize: ParsableCommand {
     @Argument(help: "Output .gguf file.")
     var output: String
 
-    @Option(help: "Matrix storage: q8_0, f16 or f32.")
-    var type: String = "q8_0"
+    @Argument(help: ArgumentHelp("Matrix storage, as llama-quantize takes it: q8_0, f16 or f32 (any case).", valueName: "type"))
+    var positionalType: String?
+
+    @Option(help: "Matrix storage: q8_0, f16 or f32 (any case; the same as the positional TYPE).")
+    var type: String?
+
+    /// The storage asked for: the positional TYPE or --type (they must agree), else q8_0.
+    var tensorType: GGUFExport.TensorType? {
+        GGUFExport.TensorType(rawValue: (positionalType ?? type ?? "q8_0").lowercased())
+    }
 
     @Option(help: "general.name (default: the input's file name).")
     var name: String?
 
     func validate() throws {
-        guard GGUFExport.TensorType(rawValue: type) != nil else {
-            throw ValidationError("unknown --type \"\(type)\"; expected q8_0, f16 or f32")
+        if let positionalType, let type, positionalType.lowercased() != type.lowercased() {
+            throw ValidationError("the type is given twice and differs: \(positionalType) and --type \(type)")
+        }
+        guard tensorType != nil else {
+            throw ValidationError("unknown type \"\(positionalType ?? type ?? "")\"; expected q8_0, f16 or f32")
         }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -41,7 +52,7 @@ struct Quantize: ParsableCommand {
     }
 
     func run() throws {
-        let target = GGUFExport.TensorType(rawValue: type)!
+        let target = tensorType!
         let start = monotonicNanoseconds()
         let model = try GPT2Model.load(path: input)
         let tokenizer = try GPT2Model.loadTokenizer(path: input)
@@ -52,9 +63,9 @@ struct Quantize: ParsableCommand {
         let end = monotonicNanoseconds()
         let inputBytes = (try? FileManager.default.attributesOfItem(atPath: model.weightsPath)[.size] as? Int) ?? 0
         func mb(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
-        printError("\(input) (\(model.storageType), \(mb(inputBytes))) → \(output) (\(type), \(mb(report.bytesWritten)))"
+        printError("\(input) (\(model.storageType), \(mb(inputBytes))) → \(output) (\(target.rawValue), \(mb(report.bytesWritten)))"
             + (replacing ? ", replaced the existing file" : ""))
-        printError("\(report.tensors) tensors: \(type == "f32" ? "all f32" : "\(report.converted) matrices \(type), the rest f32")"
+        printError("\(report.tensors) tensors: \(target == .f32 ? "all f32" : "\(report.converted) matrices \(target.rawValue), the rest f32")"
             + (report.fallbacks.isEmpty ? "" : ", \(report.fallbacks.count) as f16 (rows not a multiple of 32): \(report.fallbacks.joined(separator: ", "))"))
         printError("load \(formatDuration(nanoseconds: loaded - start)), convert + write \(formatDuration(nanoseconds: end - loaded))")
     }

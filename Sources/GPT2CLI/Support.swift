@@ -34,7 +34,7 @@ struct TextInput: ParsableArguments {
     @Option(name: [.short, .long], help: "Text to use.")
     var prompt: String?
 
-    @Option(name: [.short, .long], help: "Read the text from a file.")
+    @Option(name: [.short, .long], help: "Read the text from a file ('-' for standard input).")
     var file: String?
 
     func validate() throws {
@@ -43,7 +43,7 @@ struct TextInput: ParsableArguments {
 
     func read() throws -> String {
         if let prompt { return prompt }
-        return try readTextFile(file!)
+        return try readTextFile(file == "-" ? "/dev/stdin" : file!)
     }
 }
 

@@ -23,6 +23,20 @@ struct BenchCommandTests {
         #expect(try String(contentsOfFile: report, encoding: .utf8).contains("mlp_up_gelu"))
     }
 
+    /// llama-bench's list flags: repeatable, comma lists, ranges with a step or a factor.
+    @Test func listFlagsRepeatAndTakeRanges() throws {
+        let bench = try Bench.parse(["-p", "32", "-p", "64,128", "-p", "256-1024*2", "-n", "0", "-n", "16-48+16", "-t", "1-2"])
+        let plan = try bench.plan(models: ["m"])
+        #expect(plan.tests.map(\.name) == ["pp32", "pp64", "pp128", "pp256", "pp512", "pp1024", "tg16", "tg32", "tg48"])
+        #expect(plan.threads == [1, 2])
+        #expect(try parseValues(["3-5"], option: "-t") == [3, 4, 5])
+        for (bad, why) in [("8-4", "is not a range"), ("1-8+0", "never reaches its end"), ("2-16*1", "never reaches its end"),
+                           ("0-8*2", "never reaches its end"), ("1-x", "is not a range"), ("4-8+", "has no step")] {
+            #expect(throws: ValidationError.self, "\(bad)") { try parseValues([bad], option: "-p") }
+            #expect(runCommand(["bench", "-p", bad])?.contains(why) == true, "\(bad)")
+        }
+    }
+
     @Test(arguments: [
         (["bench", "-p", "abc"], "-p: 'abc' is not a non-negative integer"),
         (["bench", "-n", "4,x"], "-n: 'x' is not a non-negative integer"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GPT2
+import ModelIO
 import Testing
 @testable import GPT2CLI
 
@@ -65,6 +66,24 @@ struct CommandTests {
         }
     }
 
+    /// The flags llama.cpp users type: -s, --temp, -c/--ctx-size, and quantize's positional type
+    /// in any case.
+    @Test func llamaCppFlags() throws {
+        let generate = try Generate.parse(["-s", "5", "--temp", "0", "-c", "32", "-p", "x"])
+        #expect(generate.seed == 5 && generate.temperature == 0 && generate.contextSize == 32)
+        #expect(try Generate.parse(["--seed", "6", "--temperature", "0.5", "--ctx-size", "8", "-p", "x"]).contextSize == 8)
+        let m = Self.modelDirectory
+        #expect(run(["generate", "-m", m, "-p", "Hello", "-c", "4096"])?.contains("-c 4096 is more than the model's context of 48") == true)
+        #expect(run(["generate", "-m", m, "-p", "Hello", "-c", "0"])?.contains("-c must be at least 1") == true)
+
+        let out = NSTemporaryDirectory() + "gpt2-cli-" + UUID().uuidString
+        #expect(run(["quantize", m, out + "-a.gguf", "Q8_0"]) == nil)
+        #expect(try GGUFFile(path: out + "-a.gguf")["blk.0.attn_qkv.weight"]?.type == .q8_0)
+        #expect(run(["quantize", m, out + "-b.gguf", "--type", "F16"]) == nil)
+        #expect(try GGUFFile(path: out + "-b.gguf")["blk.0.attn_qkv.weight"]?.type == .f16)
+        #expect(run(["quantize", m, out + "-c.gguf", "f16", "--type", "q8_0"])?.contains("the type is given twice and differs") == true)
+    }
+
     @Test func perplexityDumpsOneLogitRowPerScoredToken() throws {
         let m = Self.modelDirectory
         let text = temporaryFile(String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 8))
@@ -90,7 +109,7 @@ struct CommandTests {
         // A different window is a different run: refused, not compared.
         #expect(run(["perplexity", "-m", out + "-q8_0.gguf", "-f", text, "--context", "16", "--kl-divergence-base", base, "--kl-divergence"])?.contains("was written for another text") == true)
         #expect(run(["perplexity", "-m", m, "-f", text, "--kl-divergence"])?.contains("--kl-divergence needs --kl-divergence-base") == true)
-        #expect(run(["quantize", m, out + "-x.gguf", "--type", "q4_0"])?.contains("unknown --type \"q4_0\"") == true)
+        #expect(run(["quantize", m, out + "-x.gguf", "--type", "q4_0"])?.contains("unknown type \"q4_0\"") == true)
         #expect(run(["quantize", m + "/absent", out + "-x.gguf"])?.contains("no such file") == true)
     }
 

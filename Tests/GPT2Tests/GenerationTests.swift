@@ -164,4 +164,21 @@ struct GenerationTests {
         let (stopped, stoppedStats) = try generate(generator, prompt: prompt, GenerationOptions(maxNewTokens: total, sampling: .greedy, stopAtEndOfText: false))
         #expect(stoppedStats.stopReason == .contextFull && stopped == Array(ids[...firstShift]))
     }
+
+    /// A context size below n_positions is the window generation stops (or shifts) at.
+    @Test func contextSizeBoundsTheWindow() throws {
+        let generator = try makeGenerator()
+        let prompt = Array(Self.fixture.tokens[..<4])
+        let (ids, stats) = try generate(generator, prompt: prompt, GenerationOptions(maxNewTokens: 100, sampling: .greedy, stopAtEndOfText: false, contextSize: 16))
+        #expect(stats.stopReason == .contextFull && ids.count == 16 - prompt.count + 1)
+        let (shifted, shiftedStats) = try generate(generator, prompt: prompt, GenerationOptions(maxNewTokens: 40, sampling: .greedy, stopAtEndOfText: false, contextShift: true, contextSize: 16))
+        #expect(shifted.count == 40 && shiftedStats.contextShifts >= 3 && Array(shifted.prefix(ids.count)) == ids)
+        let P = generator.model.config.nPositions
+        #expect(throws: GPT2Error.self) {
+            try generate(generator, prompt: prompt, GenerationOptions(maxNewTokens: 1, contextSize: P + 1))
+        }
+        #expect(throws: GPT2Error.contextOverflow(needed: 4, limit: 3)) {
+            try generate(generator, prompt: prompt, GenerationOptions(maxNewTokens: 1, contextSize: 3))
+        }
+    }
 }

@@ -15,13 +15,17 @@ public struct GenerationOptions: Sendable {
     /// in the KV cache). Each shift costs a prefill of n_positions/2 tokens. Without it,
     /// generation stops with `StopReason.contextFull`.
     public var contextShift: Bool
+    /// The context window in tokens (llama.cpp's `-c`): at most the model's n_positions, which
+    /// is the default (nil).
+    public var contextSize: Int?
 
     public init(maxNewTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(), stopAtEndOfText: Bool = true,
-                contextShift: Bool = false) {
+                contextShift: Bool = false, contextSize: Int? = nil) {
         self.maxNewTokens = maxNewTokens
         self.sampling = sampling
         self.stopAtEndOfText = stopAtEndOfText
         self.contextShift = contextShift
+        self.contextSize = contextSize
     }
 }
 
@@ -89,8 +93,12 @@ public final class Generator {
     ) throws -> GenerationStats {
         let config = model.config
         guard !promptTokens.isEmpty else { throw GPT2Error.emptyPrompt }
-        guard promptTokens.count <= config.nPositions else {
-            throw GPT2Error.contextOverflow(needed: promptTokens.count, limit: config.nPositions)
+        let window = options.contextSize ?? config.nPositions
+        guard window >= 1 && window <= config.nPositions else {
+            throw GPT2Error.invalidArgument("the context size must be between 1 and the model's n_positions (\(config.nPositions)), got \(window)")
+        }
+        guard promptTokens.count <= window else {
+            throw GPT2Error.contextOverflow(needed: promptTokens.count, limit: window)
         }
         guard options.maxNewTokens >= 0 else {
             throw GPT2Error.invalidArgument("the number of tokens to generate must not be negative, got \(options.maxNewTokens)")
@@ -122,11 +130,11 @@ public final class Generator {
             decodeStart = monotonicNanoseconds()
             if !keepGoing { stats.stopReason = .stopped; break }
             if stats.generatedTokens == options.maxNewTokens { break }
-            if session.position == config.nPositions {
+            if session.position == window {
                 guard options.contextShift else { stats.stopReason = .contextFull; break }
                 // The kept half is the whole history from now on (the repeat penalty's "all" too,
                 // as llama.cpp bounds it by the context).
-                history = Array(history.suffix(config.nPositions / 2))
+                history = Array(history.suffix(max(1, window / 2)))
                 session.reset()
                 logits = try session.evaluate(history)
                 stats.contextShifts += 1
