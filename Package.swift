@@ -15,6 +15,7 @@
 //   Tokenizer  exact GPT-2 byte-level BPE (vocabulary embedded as resources)
 //   GPT2       config, weights, graph executor with KV cache, sampler, generator, the default
 //              (random-weight) model cache
+//   Hub        Hugging Face hub downloads into the shared hub cache (Foundation only)
 //   Profiling  per-op timing, traces and reports; benchmark runner
 //   GPT2CLI    the `gpt2` command
 //
@@ -115,10 +116,12 @@ let package = Package(
             dependencies: ["GPT2Runtime", "Kernels", "ModelIO", "Tokenizer"],
             swiftSettings: hotCodeFlags
         ),
+        // Foundation only (URLSession from FoundationNetworking): the Hugging Face hub client and cache.
+        .target(name: "Hub", swiftSettings: hotCodeFlags),
         .target(name: "Profiling", dependencies: ["Calibration", "GPT2", "GPT2Runtime", "Kernels", "ModelIO"], swiftSettings: hotCodeFlags + int8Flags),
         .executableTarget(
             name: "GPT2CLI",
-            dependencies: ["Calibration", "GPT2", "ModelIO", "Profiling", "GPT2Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Calibration", "GPT2", "Hub", "ModelIO", "Profiling", "GPT2Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
         .testTarget(name: "GPT2RuntimeTests", dependencies: ["GPT2Runtime"], swiftSettings: cpuFlags),

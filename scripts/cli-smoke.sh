@@ -117,6 +117,10 @@ expect_error "bench unknown -o" "unknown output format" "$gpt2" bench -m "$m" -o
 expect_error "bench missing model" "no such file" "$gpt2" bench -m "$work/nope" -p 1 -n 0
 expect_error "profile past the context" "context" "$gpt2" profile -m "$m" -p 60 -n 10
 expect_error "calibrate --show without a cache" "no calibration cached" env GPT2_HOME="$work/empty" "$gpt2" calibrate --show
+expect_error "download offline, not cached" "not in the cache at .* and HF_HUB_OFFLINE is set" env HF_HUB_OFFLINE=1 HF_HUB_CACHE="$work/hub" "$gpt2" download org/x
+expect_error "generate -hf offline (not read as -h -f)" "HF_HUB_OFFLINE is set" env HF_HUB_OFFLINE=1 HF_HUB_CACHE="$work/hub" "$gpt2" generate -hf org/x -p hi
+expect_error "download, hub unreachable" "127.0.0.1" env HF_ENDPOINT=http://127.0.0.1:1 HF_HUB_CACHE="$work/hub" "$gpt2" download org/x
+expect_error "-m ORG/NAME neither a path nor cached" "gpt2 download org/x" env HF_HUB_CACHE="$work/hub" "$gpt2" generate -m org/x -p hi
 
 # Exit statuses: 64 for a wrong command line, 1 for an error while running; negative numbers
 # reach the range checks.

@@ -15,7 +15,7 @@ struct GPT2Command: ParsableCommand {
             \(DefaultModel.directory)).
             """,
         subcommands: [Generate.self, Tokenize.self, Perplexity.self, Quantize.self, InitRandom.self, Inspect.self,
-                      Bench.self, Calibrate.self, Profile.self]
+                      Bench.self, Calibrate.self, Profile.self, Download.self]
     )
 
     /// Exit status of an error found in the command line before anything runs (parsing and

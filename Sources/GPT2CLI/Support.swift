@@ -2,12 +2,17 @@ import ArgumentParser
 import Foundation
 import GPT2
 import GPT2Runtime
+import Hub
 import Tokenizer
 
 /// Options shared by every command that runs the model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: [.short, .long], help: "Model: a checkpoint directory, a .safetensors or a .gguf file (default: a random-weight gpt2).")
+    @Option(name: [.short, .long], help: "Model: a checkpoint directory, a .safetensors or a .gguf file, or ORG/NAME already in the Hugging Face hub cache (default: a random-weight gpt2).")
     var model: String?
+
+    // A single-dash long name: as a short-flag group, `-hf` would read as `-h -f` (help).
+    @Option(name: .customLong("hf", withSingleDash: true), help: "A Hugging Face hub repository (ORG/NAME), downloaded into the hub cache unless already there.")
+    var hubRepository: String?
 
     @Option(name: [.short, .long], parsing: .unconditional, help: "Threads to run on (default: every CPU this process may use).")
     var threads: Int?
@@ -20,12 +25,28 @@ struct ModelOptions: ParsableArguments {
             throw ValidationError("--threads must be between 1 and 1024, got \(threads)")
         }
         if let threads { warnIfOversubscribed(threads: threads, option: "-t") }
+        if model != nil && hubRepository != nil { throw ValidationError("give either -m or -hf, not both") }
     }
 
-    /// The model path to use, creating the default random model if none was given.
-    func resolvedModelPath() throws -> String {
-        if let model { return model }
+    /// The model path to use: `-hf`'s snapshot (downloaded if needed), `-m` as a path or else as a
+    /// repository in the hub cache, or the default random model if none was given.
+    func resolvedModelPath(hub: HubEnvironment = HubEnvironment()) throws -> String {
+        if let hubRepository {
+            return try HubClient(environment: hub).download(repo: hubRepository, progress: hubProgressLine())
+        }
+        if let model {
+            guard !FileManager.default.fileExists(atPath: model), Self.looksLikeRepository(model) else { return model }
+            let cache = HubRepoCache(cacheDirectory: hub.cacheDirectory, repo: model)
+            if let snapshot = cache.snapshot(for: "main") { return snapshot }
+            throw ValidationError("\(model): no such file, nor a model in the Hugging Face cache at \(cache.folder) (fetch it with 'gpt2 download \(model)' or use -hf \(model))")
+        }
         return try DefaultModel.ensure(note: printError)
+    }
+
+    /// ORG/NAME: two non-empty parts that are not `.` or `..`.
+    static func looksLikeRepository(_ name: String) -> Bool {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
     }
 }
 

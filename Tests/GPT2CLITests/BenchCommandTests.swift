@@ -62,7 +62,7 @@ struct BenchCommandTests {
     /// the command set is the README's.
     @Test func subcommandsAreTheDocumentedOnes() {
         let names = GPT2Command.configuration.subcommands.map { $0._commandName }
-        #expect(names == ["generate", "tokenize", "perplexity", "quantize", "init-random", "inspect", "bench", "calibrate", "profile"])
+        #expect(names == ["generate", "tokenize", "perplexity", "quantize", "init-random", "inspect", "bench", "calibrate", "profile", "download"])
         #expect(run(["bench-int8"]) != nil)
     }
 
