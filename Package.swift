@@ -85,6 +85,7 @@ let package = Package(
     products: [
         .executable(name: "gpt2", targets: ["GPT2CLI"]),
         .library(name: "GPT2", targets: ["GPT2"]),
+        .library(name: "Tokenizer", targets: ["Tokenizer"]),
         // For the benchmarks in Benchmarks/ (a separate package that depends on this one).
         .library(name: "GPT2Runtime", targets: ["GPT2Runtime"]),
         .library(name: "Kernels", targets: ["Kernels"]),

@@ -42,7 +42,11 @@ public final class GPT2Session {
     let packScratch: AlignedBuffer<Float>
     private var logits: AlignedBuffer<Float>
 
+    /// A session with an empty KV cache over `model`, whose weights it shares (read-only) with
+    /// other sessions.
+    ///
     /// - Parameters:
+    ///   - model: the weights and config to run.
     ///   - threads: worker threads, the caller included (default: every CPU this process may use).
     ///   - batchCapacity: the most tokens one internal forward pass takes; longer inputs are
     ///     processed in chunks of this size.
