@@ -81,6 +81,22 @@ expect_ok "quantize with llama-quantize's positional type" "$gpt2" quantize "$m"
 expect_ok "generate with -s, --temp and -c" "$gpt2" generate -m "$m" -p "Hello" -n 4 -s 1 --temp 0.7 -c 16
 expect_ok "bench with repeated flags and a range" "$gpt2" bench -m "$m" -p 4 -p 8 -n 0 -t 1-2 -r 1 -o csv
 expect_ok "tokenize --show" "$gpt2" tokenize -m "$m" -p "Hi" --show
+check "tokenize --show prints quoted text" grep -qx "$(printf "17250\t'Hi'")" "$work/out"
+expect_ok "tokenize --show --raw" "$gpt2" tokenize -p " Hi" --show --raw
+check "tokenize --show --raw keeps the vocabulary's spelling" grep -q "ĠHi" "$work/out"
+expect_ok "--version" "$gpt2" --version
+check "--version names the commit and the kernels" eval 'grep -q "^commit: " "$work/out" && grep -q "^kernels compiled: " "$work/out"'
+expect_ok "bench -o sql" "$gpt2" bench -m "$m" -p 4 -n 0 -t 1 -r 1 -o sql
+check "bench -o sql creates the table and inserts a row" eval 'grep -q "^CREATE TABLE IF NOT EXISTS test (" "$work/out" && grep -q "^INSERT INTO test (" "$work/out"'
+for shell in bash zsh fish; do
+    expect_ok "completion script for $shell" "$gpt2" --generate-completion-script "$shell"
+    check "the $shell completion names bench" grep -q "bench" "$work/out"
+done
+# The bash script completes a subcommand when sourced (it finds `gpt2` on PATH).
+completed=$(PATH="$(dirname "$gpt2"):$PATH" bash -c 'source <(gpt2 --generate-completion-script bash)
+    f=$(complete -p gpt2 | sed -E "s/.*-F ([^ ]+).*/\1/"); COMP_WORDS=(gpt2 be); COMP_CWORD=1
+    COMP_LINE="gpt2 be"; COMP_POINT=7; $f gpt2 be gpt2; echo "${COMPREPLY[*]}"' 2>&1)
+check "bash completes 'gpt2 be' to bench (got '$completed')" test "$completed" = "bench"
 printf 'The quick brown fox jumps over the lazy dog. %.0s' $(seq 20) > "$work/text.txt"
 expect_ok "perplexity" "$gpt2" perplexity -m "$m" -f "$work/text.txt" --context 32 --stride 16 --dump-logits "$work/logits.f32"
 expect_ok "bench" "$gpt2" bench -m "$m" -p 16 -n 4 -pg 8,4 -t 1,2 -r 2 -o jsonl

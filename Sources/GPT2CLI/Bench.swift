@@ -16,8 +16,9 @@ struct Bench: ParsableCommand {
             next-token choice (an argmax) unless --include-sampling. Beyond llama-bench: per-token \
             latency percentiles, time to first token, load time, peak RSS, and the weight bytes a \
             token streams per second as a share of the read bandwidth `gpt2 calibrate` measured. \
-            Results go to stdout; one progress line per test to stderr. Ctrl-C prints the rows \
-            measured so far and exits with status 130.
+            Results go to stdout; one line per test to stderr when it ends, and with --progress, \
+            on a terminal, a line naming the test that runs. Ctrl-C prints the rows measured so \
+            far and exits with status 130.
             """)
 
     @Option(name: [.short, .long], help: "Models, comma-separated (default: the random-weight gpt2 124M).")
@@ -41,7 +42,7 @@ struct Bench: ParsableCommand {
     @Option(help: "NUMA: off (no pinning), distribute (threads round-robin over nodes, each thread's weights on its node), isolate (only the current node's CPUs).")
     var numa = "off"
 
-    @Option(name: .short, help: "Output format: md, csv, json or jsonl.")
+    @Option(name: .short, help: "Output format: md, csv, json, jsonl or sql.")
     var o = "md"
 
     @Flag(name: .customLong("include-sampling"), help: "Time sampling (llama.cpp's default chain) with every token.")
@@ -50,11 +51,14 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Run without and/or with the profiler attached (off, on or off,on), to measure its cost.", valueName: "off,on"))
     var profiler = "off"
 
+    @Flag(help: "Show the test that runs on a line of stderr, when stderr is a terminal (not with GPT2_NO_PROGRESS=1).")
+    var progress = false
+
     func validate() throws {
         let plan = try plan(models: ["-"])
         if let most = plan.threads.max() { warnIfOversubscribed(threads: most, option: "-t") }
         guard BenchFormat(rawValue: o) != nil else {
-            throw ValidationError("unknown output format '\(o)' (expected md, csv, json or jsonl)")
+            throw ValidationError("unknown output format '\(o)' (expected md, csv, json, jsonl or sql)")
         }
     }
 
@@ -103,7 +107,11 @@ struct Bench: ParsableCommand {
                 _exit(interruptedExitStatus)  // the pool's threads are mid-test: end without unwinding them
             }
         }
-        let records = try plan.run(ceilings: ceilings, progress: printError,
+        let line = ProgressLine(disabled: !progress)
+        defer { line.clear() }  // also before an error's message
+        let records = try plan.run(ceilings: ceilings,
+                                   starting: { line.update("bench: running \($0) …") },
+                                   progress: { line.clear(); printError($0) },
                                    onRecord: { record in results.withLock { $0.records.append(record) } })
         results.withLock { $0.complete = true }
         FileHandle.standardOutput.write(Data(try records.formatted(format, ceilings: ceilings).utf8))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GPT2
 import ModelIO
+import Profiling
 
 @main
 struct GPT2Command: ParsableCommand {
@@ -14,6 +15,7 @@ struct GPT2Command: ParsableCommand {
             random-weight GPT-2 124M when no --model is given (created once under \
             \(DefaultModel.directory)).
             """,
+        version: BuildInfo.versionText,
         subcommands: [Generate.self, Tokenize.self, Perplexity.self, Quantize.self, InitRandom.self, Inspect.self,
                       Bench.self, Calibrate.self, Profile.self, Download.self]
     )

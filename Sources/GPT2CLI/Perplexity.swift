@@ -34,6 +34,9 @@ struct Perplexity: ParsableCommand {
     @Flag(name: .customLong("kl-divergence"), help: "Compare with the base logits of --kl-divergence-base: PPL of both, their ratio, KL divergence, same top token, RMS Δp.")
     var klDivergence = false
 
+    @Flag(name: .customLong("no-progress"), help: "No progress line (windows done, running perplexity, ETA) on a terminal's stderr; also GPT2_NO_PROGRESS=1.")
+    var noProgress = false
+
     func validate() throws {
         if klDivergence && klDivergenceBase == nil { throw ValidationError("--kl-divergence needs --kl-divergence-base FILE") }
     }
@@ -80,12 +83,23 @@ struct Perplexity: ParsableCommand {
             position += 1
         }
         printError("\(tokens.count) tokens, windows of \(evaluation.context), stride \(evaluation.stride), \(session.pool.threadCount) threads")
+        // On a terminal one progress line replaces the per-window lines that logs get.
+        let progress = ProgressLine(disabled: noProgress)
+        defer { progress.clear() }  // also before an error's message
+        let windows = windowCount(tokens: tokens.count, context: evaluation.context, stride: evaluation.stride)
         let start = monotonicNanoseconds()
         let result = try evaluation.evaluate(
             session: session, tokens: tokens,
             onScoredLogits: dump.map { handle in { row in handle.write(Data(buffer: row)) } },
             onScored: onScored,
-            onWindow: { running in printError(String(format: "[%d] %.4f", running.windows, running.perplexity)) })
+            onWindow: { running in
+                let line = String(format: "[%d] %.4f", running.windows, running.perplexity)
+                guard progress.isEnabled else { return printError(line) }
+                let elapsed = Double(monotonicNanoseconds() - start) / 1e9
+                let eta = elapsed / Double(running.windows) * Double(windows - running.windows)
+                progress.update("perplexity: window \(running.windows)/\(windows), ppl \(String(format: "%.4f", running.perplexity)), ETA \(ProgressLine.clock(seconds: eta))")
+            })
+        progress.clear()
         let seconds = Double(monotonicNanoseconds() - start) / 1e9
         print(String(format: "perplexity: %.4f over %d tokens (%.1f tokens/s)", result.perplexity, result.scoredTokens,
                      Double(result.scoredTokens) / seconds))
@@ -93,4 +107,10 @@ struct Perplexity: ParsableCommand {
         if baseWriter != nil { printError("saved the logits of \(result.scoredTokens) positions to \(klDivergenceBase!)") }
         if base != nil { print(statistics.report) }
     }
+}
+
+/// The windows `PerplexityEvaluation` scores `tokens` tokens in: one at 0, then one every `stride`
+/// until a window reaches the end.
+func windowCount(tokens: Int, context: Int, stride: Int) -> Int {
+    tokens <= context ? 1 : 1 + (tokens - context + stride - 1) / stride
 }

@@ -1,17 +1,18 @@
-// `gpt2 bench -o md|csv|json|jsonl`.
+// `gpt2 bench -o md|csv|json|jsonl|sql`.
 
 import Calibration
 import Foundation
 
 /// Output formats of `gpt2 bench`.
 public enum BenchFormat: String, CaseIterable, Sendable {
-    case md, csv, json, jsonl
+    case md, csv, json, jsonl, sql
 }
 
 extension Array where Element == BenchRecord {
     /// The records in `format`. JSON is one array, JSONL one object per line, CSV a header and
     /// rows (arrays as space-separated numbers, absent values empty), Markdown a llama-bench-style
-    /// table followed by one line per model with its load time and peak RSS.
+    /// table followed by one line per model with its load time and peak RSS, SQL llama-bench's
+    /// `CREATE TABLE IF NOT EXISTS test (…)` and one `INSERT` per record.
     public func formatted(_ format: BenchFormat, ceilings: MachineCeilings?) throws -> String {
         switch format {
         case .json:
@@ -24,6 +25,8 @@ extension Array where Element == BenchRecord {
             return try map { String(decoding: try encoder.encode($0), as: UTF8.self) + "\n" }.joined()
         case .csv:
             return csv()
+        case .sql:
+            return sql()
         case .md:
             return markdown(ceilings: ceilings)
         }
@@ -44,8 +47,49 @@ extension Array where Element == BenchRecord {
                 number(r.latencyMsP50), number(r.latencyMsP90), number(r.latencyMsP99), number(r.ttftMs),
                 String(r.loadMs), String(r.peakRssBytes), r.weightBytesPerToken.map(String.init) ?? "",
                 number(r.bandwidthGBs), number(r.bandwidthShare), String(r.profiler),
+                quoted(r.buildCommit), quoted(r.cpuInfo), r.testTime,
             ]
             lines.append(fields.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// llama-bench's SQL (SQLite) form: the table, then one `INSERT` per record; arrays are
+    /// space-separated numbers in a TEXT column, absent values NULL.
+    func sql() -> String {
+        let columns = BenchRecord.CodingKeys.allCases
+        func type(_ key: BenchRecord.CodingKeys) -> String {
+            switch key {
+            case .modelFilename, .modelType, .type, .numa, .test, .samplesNs, .samplesTs, .buildCommit, .cpuInfo, .testTime:
+                "TEXT"
+            case .modelSize, .modelNParams, .nThreads, .nPrompt, .nGen, .peakRssBytes, .weightBytesPerToken, .profiler:
+                "INTEGER"
+            case .avgNs, .stddevNs, .avgTs, .stddevTs, .latencyMsP50, .latencyMsP90, .latencyMsP99, .ttftMs, .loadMs,
+                 .bandwidthGBs, .bandwidthShare:
+                "REAL"
+            }
+        }
+        var lines = ["CREATE TABLE IF NOT EXISTS test ("]
+        for (i, key) in columns.enumerated() {
+            lines.append("  \(key.rawValue) \(type(key))\(i < columns.count - 1 ? "," : "")")
+        }
+        lines += [");", ""]
+        let names = columns.map(\.rawValue).joined(separator: ", ")
+        for r in self {
+            func text(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
+            func number(_ v: Double?) -> String { v.map { String($0) } ?? "NULL" }
+            let values: [String] = [
+                text(r.modelFilename), text(r.modelType), String(r.modelSize), String(r.modelNParams), text(r.type),
+                String(r.nThreads), text(r.numa), String(r.nPrompt), String(r.nGen), text(r.test),
+                String(r.avgNs), String(r.stddevNs), String(r.avgTs), String(r.stddevTs),
+                text(r.samplesNs.map(String.init).joined(separator: " ")),
+                text(r.samplesTs.map { String($0) }.joined(separator: " ")),
+                number(r.latencyMsP50), number(r.latencyMsP90), number(r.latencyMsP99), number(r.ttftMs),
+                String(r.loadMs), String(r.peakRssBytes), r.weightBytesPerToken.map(String.init) ?? "NULL",
+                number(r.bandwidthGBs), number(r.bandwidthShare), r.profiler ? "1" : "0",
+                text(r.buildCommit), text(r.cpuInfo), text(r.testTime),
+            ]
+            lines.append("INSERT INTO test (\(names)) VALUES (\(values.joined(separator: ", ")));")
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -171,6 +171,11 @@ public struct BenchRecord: Codable, Equatable, Sendable {
     public var bandwidthShare: Double?
     /// Whether the profiler's observer was attached (to measure its cost).
     public var profiler: Bool
+    /// llama-bench's: the source commit (`BuildInfo.commit`), the CPU's model name, and when
+    /// the test started (ISO 8601, UTC, to the second).
+    public var buildCommit: String
+    public var cpuInfo: String
+    public var testTime: String
 
     /// The JSON names; the first sixteen are llama-bench's.
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -182,6 +187,7 @@ public struct BenchRecord: Codable, Equatable, Sendable {
         case ttftMs = "ttft_ms", loadMs = "load_ms", peakRssBytes = "peak_rss_bytes"
         case weightBytesPerToken = "weight_bytes_per_token", bandwidthGBs = "bandwidth_gbs"
         case bandwidthShare = "bandwidth_share", profiler
+        case buildCommit = "build_commit", cpuInfo = "cpu_info", testTime = "test_time"
     }
 
     /// Encodes every key, absent values as null (so that every record has the same fields).
@@ -199,11 +205,14 @@ public struct BenchRecord: Codable, Equatable, Sendable {
         try c.encode(loadMs, forKey: .loadMs); try c.encode(peakRssBytes, forKey: .peakRssBytes)
         try c.encode(weightBytesPerToken, forKey: .weightBytesPerToken); try c.encode(bandwidthGBs, forKey: .bandwidthGBs)
         try c.encode(bandwidthShare, forKey: .bandwidthShare); try c.encode(profiler, forKey: .profiler)
+        try c.encode(buildCommit, forKey: .buildCommit); try c.encode(cpuInfo, forKey: .cpuInfo)
+        try c.encode(testTime, forKey: .testTime)
     }
 
-    /// Fills a record from a measurement.
+    /// Fills a record from a measurement of a test that started at `started`.
     public init(model: GPT2Model, modelPath: String, test: BenchTest, threads: Int, numa: String, profiler: Bool,
-                measurement m: BenchMeasurement, loadNanoseconds: UInt64, ceilings: MachineCeilings?) {
+                measurement m: BenchMeasurement, loadNanoseconds: UInt64, ceilings: MachineCeilings?,
+                started: Date = Date()) {
         let fileSize = (try? FileManager.default.attributesOfItem(atPath: model.weightsPath)[.size] as? Int) ?? nil
         modelFilename = modelPath
         modelNParams = model.config.parameterCount
@@ -236,6 +245,17 @@ public struct BenchRecord: Codable, Equatable, Sendable {
         loadMs = Double(loadNanoseconds) / 1e6
         peakRssBytes = peakResidentBytes()
         self.profiler = profiler
+        buildCommit = BuildInfo.commit
+        cpuInfo = BuildInfo.cpuModelName
+        testTime = Self.utcTimestamp(started)
+    }
+
+    /// `2026-01-31T12:00:00Z`, llama-bench's `test_time` format.
+    static func utcTimestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date)
     }
 
     /// 124.44M → "124M", 1.56B → "1.6B".
@@ -262,9 +282,10 @@ public struct BenchPlan: Sendable {
         self.numa = numa; self.includeSampling = includeSampling; self.profiler = profiler
     }
 
-    /// Runs every model × threads × test × profiler combination; `progress` gets a line per test,
-    /// `onRecord` each row as soon as it is measured.
-    public func run(ceilings: MachineCeilings?, progress: (String) -> Void = { _ in },
+    /// Runs every model × threads × test × profiler combination; `starting` gets the test about
+    /// to run ("[3/8] model t=2 pp512"), `progress` a line with each test's result, `onRecord`
+    /// each row as soon as it is measured.
+    public func run(ceilings: MachineCeilings?, starting: (String) -> Void = { _ in }, progress: (String) -> Void = { _ in },
                     onRecord: (BenchRecord) -> Void = { _ in }) throws -> [BenchRecord] {
         guard repetitions >= 1 else { throw ProfilingError.invalidOption("-r must be at least 1, got \(repetitions)") }
         var records: [BenchRecord] = []
@@ -293,15 +314,17 @@ public struct BenchPlan: Sendable {
                         session.observer = observer
                         session.pool.regionRecorder = withProfiler ? RegionRecorder(threadCount: t, capacity: 1 << 16) : nil
                         defer { session.observer = nil; session.pool.regionRecorder = nil }
+                        let label = "[\(records.count + 1)/\(total)] \((path as NSString).lastPathComponent) t=\(t)"
+                            + (withProfiler ? " profiler=on" : "") + " \(test.name)"
+                        starting(label)
+                        let started = Date()
                         let m = try runner.measure(test, repetitions: repetitions)
                         let record = BenchRecord(model: model, modelPath: path, test: test, threads: t, numa: session.numa.rawValue,
                                                  profiler: withProfiler, measurement: m,
-                                                 loadNanoseconds: loadNanoseconds, ceilings: ceilings)
+                                                 loadNanoseconds: loadNanoseconds, ceilings: ceilings, started: started)
                         records.append(record)
                         onRecord(record)
-                        progress("bench: [\(records.count)/\(total)] \((path as NSString).lastPathComponent) t=\(t)"
-                            + (withProfiler ? " profiler=on" : "") + " \(test.name): "
-                            + String(format: "%.2f ± %.2f t/s", record.avgTs, record.stddevTs))
+                        progress("bench: \(label): " + String(format: "%.2f ± %.2f t/s", record.avgTs, record.stddevTs))
                     }
                 }
             }

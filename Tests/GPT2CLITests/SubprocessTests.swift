@@ -20,7 +20,8 @@ final class GPT2Process {
     let stderrPath = NSTemporaryDirectory() + "gpt2-stderr-" + UUID().uuidString
     private var status: Int32?
 
-    init(_ arguments: [String]) throws {
+    /// Runs `gpt2 ARGUMENTS`; stderr goes to `stderrTerminal` (a pseudo-terminal's path) when given.
+    init(_ arguments: [String], stderrTerminal: String? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
             throw CLITestError("\(Self.binary) is missing: build it with `swift build --build-tests` before `swift test --skip-build`")
         }
@@ -28,7 +29,11 @@ final class GPT2Process {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        if let stderrTerminal {
+            posix_spawn_file_actions_addopen(&actions, 2, stderrTerminal, O_RDWR | O_NOCTTY, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -315,7 +315,7 @@ func onDedicatedThread<T>(_ body: @escaping @Sendable () throws -> T) throws -> 
                                      "numa", "n_prompt", "n_gen", "test", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts",
                                      "samples_ns", "samples_ts", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99",
                                      "ttft_ms", "load_ms", "peak_rss_bytes", "weight_bytes_per_token", "bandwidth_gbs",
-                                     "bandwidth_share"]))
+                                     "bandwidth_share", "build_commit", "cpu_info", "test_time"]))
         let array = try #require(JSONSerialization.jsonObject(with: Data(try records.formatted(.json, ceilings: nil).utf8)) as? [[String: Any]])
         #expect(array.count == 3)
         for object in array { #expect(Set(object.keys) == keys) }
@@ -323,12 +323,32 @@ func onDedicatedThread<T>(_ body: @escaping @Sendable () throws -> T) throws -> 
         #expect(array[1]["n_gen"] as? Int == 4 && (array[1]["samples_ns"] as? [Any])?.count == 2)
         #expect((array[1]["bandwidth_share"] as? Double).map { $0 > 0 } == true)
         #expect((array[2]["ttft_ms"] as? Double).map { $0 > 0 } == true)
+        #expect(array[0]["build_commit"] as? String == BuildInfo.commit && array[0]["cpu_info"] as? String == BuildInfo.cpuModelName)
+        let testTime = try #require(array[0]["test_time"] as? String)
+        #expect(testTime.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/) != nil, "\(testTime)")
+        #expect(BenchRecord.utcTimestamp(Date(timeIntervalSince1970: 86_400 + 3_661)) == "1970-01-02T01:01:01Z")
         let lines = try records.formatted(.jsonl, ceilings: nil).split(separator: "\n")
         #expect(lines.count == 3)
         for line in lines {
             let object = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             #expect(Set(object.keys) == keys)
         }
+    }
+
+    /// llama-bench's SQL: one CREATE TABLE with a typed column per field, one INSERT per record.
+    @Test func sqlHasLlamaBenchShape() throws {
+        var records = try records()
+        records[0].cpuInfo = "O'Brien CPU"  // a quote inside a value is doubled
+        let lines = try records.formatted(.sql, ceilings: nil).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let keys = BenchRecord.CodingKeys.allCases.map(\.rawValue)
+        #expect(lines[0] == "CREATE TABLE IF NOT EXISTS test (")
+        #expect(lines[1] == "  model_filename TEXT," && lines[keys.count] == "  test_time TEXT")
+        #expect(lines.contains("  avg_ts REAL,") && lines.contains("  n_threads INTEGER,"))
+        #expect(lines[keys.count + 1] == ");" && lines[keys.count + 2] == "")
+        let inserts = lines.filter { $0.hasPrefix("INSERT INTO test (") }
+        #expect(inserts.count == 3)
+        #expect(inserts.allSatisfy { $0.hasPrefix("INSERT INTO test (\(keys.joined(separator: ", "))) VALUES ('/tmp/tiny', ") && $0.hasSuffix(");") })
+        #expect(inserts[0].contains(", NULL, ") && inserts[0].contains("'O''Brien CPU'"))
     }
 
     @Test func csvAndMarkdown() throws {
