@@ -119,6 +119,23 @@ write("config", "variants.json", '{"n_layer":2,"n_head":1,"n_embd":8,"n_ctx":16,
       '"vocab_size":257,"layer_norm_epsilon":1e-6,"scale_attn_weights":false,'
       '"activation_function":"gelu_pytorch_tanh","scale_attn_by_inverse_layer_idx":false}')
 
+# --- base-logits file (Sources/ModelIO/BaseLogitsFile.swift) ----------------------------------
+def base_logits(magic, vocab, tokens, rows, targets):
+    head = magic + struct.pack("<IIII", vocab, 8, 4, 0) + struct.pack("<QQ", len(tokens), len(targets))
+    return head + b"".join(struct.pack("<i", t) for t in tokens) + b"".join(rows) + b"".join(struct.pack("<i", t) for t in targets)
+
+
+def u16_row(floor, scale, target_log_prob, qs):
+    return struct.pack("<fff", floor, scale, target_log_prob) + b"".join(struct.pack("<H", q) for q in qs)
+
+
+write("kld", "two-rows", base_logits(b"GPT2KLD2", 3, [5, 6, 7],
+                                     [u16_row(-2.4, 3.0e-5, -0.4, [0, 30000, 65535]), u16_row(-1.5, 2.0e-5, -1.5, [65535, 0, 40000])],
+                                     [2, 0]))
+write("kld", "float32-layout", base_logits(b"GPT2KLD1", 2, [9], [floats([0.5, -1.25])], [1]))
+write("kld", "empty", base_logits(b"GPT2KLD2", 4, [], [], []))
+
+
 # --- vocab.json + NUL + merges.txt --------------------------------------------------------
 def byte_to_unicode():
     printable = list(range(0x21, 0x7F)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))

@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh TARGET SECONDS [LIBFUZZER_FLAG...]   one target
 #   scripts/fuzz.sh all SECONDS [LIBFUZZER_FLAG...]      every target, one after the other
 #
-# Targets: gguf, safetensors, config, vocab, roundtrip. Extra flags go to libFuzzer (e.g.
+# Targets: gguf, safetensors, kld, config, vocab, roundtrip. Extra flags go to libFuzzer (e.g.
 # -runs=1000000, which stops at that many executions if SECONDS has not run out first).
 # Each target is compiled with `swiftc -sanitize=fuzzer,address` from the parser's own sources
 # into .build-fuzz/ (rebuilt when a source changes) and starts from its committed seeds in
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 build="$root/.build-fuzz"
-targets=(gguf safetensors config vocab roundtrip)
+targets=(gguf safetensors kld config vocab roundtrip)
 
 usage() {
     local IFS='|'
@@ -36,6 +36,7 @@ sources_of() {
     case "$1" in
         gguf) echo Sources/ModelIO/*.swift Fuzz/ScratchFile.swift Fuzz/GGUFReader.swift ;;
         safetensors) echo Sources/ModelIO/*.swift Fuzz/ScratchFile.swift Fuzz/SafetensorsReader.swift ;;
+        kld) echo Sources/ModelIO/*.swift Fuzz/ScratchFile.swift Fuzz/BaseLogitsReader.swift ;;
         config) echo Sources/GPT2/Model/GPT2Config.swift Sources/GPT2/GPT2Error.swift Fuzz/ConfigJSON.swift ;;
         vocab | roundtrip)
             local harness=Fuzz/VocabMerges.swift
@@ -69,7 +70,7 @@ build_target() {
     local name="$1" binary="$build/bin/$1" sources
     sources=$(sources_of "$name")
     local extra=() inputs=()
-    if [ "$name" = gguf ] || [ "$name" = safetensors ]; then
+    if [ "$name" = gguf ] || [ "$name" = safetensors ] || [ "$name" = kld ]; then
         build_runtime
         extra=(-I "$build/modules" -I "$root/Sources/CNuma" -I "$root/Sources/CPUHints" -L "$build" -lGPT2Runtime -lnuma)
         inputs=("$build/libGPT2Runtime.a")
