@@ -51,6 +51,10 @@ public struct HubClient: Sendable {
             wanted = info.files.filter { file in patterns.contains { fnmatch($0, file, 0) == 0 } }
             if wanted.isEmpty { throw HubError.noMatchingFiles(repo: repo, patterns: patterns) }
         }
+        // The hub's answers name paths in the cache: none may climb out of it.
+        if let unsafe = wanted.first(where: { !Self.isSafeRelativePath($0) }) {
+            throw HubError.malformedResponse(url: environment.endpoint, reason: "unsafe file name \(unsafe.debugDescription) in \(repo)")
+        }
         try cache.writeRef(revision, commit: info.commit)
         for file in wanted where !FileManager.default.fileExists(atPath: cache.snapshotDirectory(commit: info.commit) + "/" + file) {
             try fetch(file: file, repo: repo, commit: info.commit, cache: cache, progress: progress)
@@ -83,7 +87,20 @@ public struct HubClient: Sendable {
               let siblings = json["siblings"] as? [[String: Any]] else {
             throw HubError.malformedResponse(url: url, reason: "expected JSON with \"sha\" and \"siblings\"")
         }
+        guard Self.isSafeComponent(commit) else {
+            throw HubError.malformedResponse(url: url, reason: "unsafe commit \(commit.debugDescription)")
+        }
         return (commit, siblings.compactMap { $0["rfilename"] as? String })
+    }
+
+    /// One path component that stays where it is put: not empty, not "." or "..", no "/" or NUL.
+    static func isSafeComponent(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\0")
+    }
+
+    /// A relative path of safe components (a file of a repository, inside its snapshot).
+    static func isSafeRelativePath(_ path: String) -> Bool {
+        !path.hasPrefix("/") && path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { isSafeComponent(String($0)) }
     }
 
     /// Downloads one file into `blobs/ETAG` (resuming `blobs/ETAG.incomplete`), verifies it and
@@ -99,6 +116,9 @@ public struct HubClient: Sendable {
             throw HubError.malformedResponse(url: url, reason: "no ETag header")
         }
         let etag = rawETag.replacingOccurrences(of: "W/", with: "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        guard Self.isSafeComponent(etag) else {
+            throw HubError.malformedResponse(url: url, reason: "unsafe ETag \(etag.debugDescription)")
+        }
         let size = (header("X-Linked-Size") ?? header("Content-Length")).flatMap { Int64($0) }
         let isLFS = etag.count == 64 && etag.allSatisfy(\.isHexDigit)
         // The body comes from where the hub redirects (the CDN for LFS files), asked directly so

@@ -101,6 +101,27 @@ struct HubTests {
         #expect(!FileManager.default.fileExists(atPath: cache + "/models--org--tiny/blobs/" + sha + ".incomplete"))
     }
 
+    /// A hostile hub (or HF_ENDPOINT) names paths in the cache: commit, ETag and file names
+    /// that would climb out of it are refused, and nothing is written outside.
+    @Test func hostileNamesAreRefused() throws {
+        let outside = NSTemporaryDirectory() + "gpt2-hub-outside-" + UUID().uuidString
+        let cache = Self.temporaryCache() + "/a/b"
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        let hostile = "../../../../" + (outside as NSString).lastPathComponent
+        let hub = try MockHub(files: Self.repoFiles())
+        hub.commitOverride = hostile
+        #expect { try HubClient(environment: Self.environment(hub, cache: cache)).download(repo: "org/tiny") } throws: { "\($0)".contains("unsafe commit") }
+        hub.commitOverride = nil
+        hub.etagOverride = hostile
+        #expect { try HubClient(environment: Self.environment(hub, cache: cache)).download(repo: "org/tiny") } throws: { "\($0)".contains("unsafe ETag") }
+        let climbing = try MockHub(files: Self.repoFiles() + [.init(name: "../escape.txt", content: Data("x".utf8), isLFS: false)])
+        #expect {
+            try HubClient(environment: Self.environment(climbing, cache: cache)).download(repo: "org/tiny", files: .matching(["*.txt"]))
+        } throws: { "\($0)".contains("unsafe file name") }
+        #expect(!FileManager.default.fileExists(atPath: outside))
+        #expect(!FileManager.default.fileExists(atPath: (cache as NSString).deletingLastPathComponent + "/escape.txt"))
+    }
+
     @Test func offlineUsesTheCacheOnly() throws {
         let hub = try MockHub(files: Self.repoFiles())
         let cache = Self.temporaryCache()

@@ -17,6 +17,9 @@ final class MockHub: @unchecked Sendable {
     let files: [RepoFile]
     /// Bytes served for LFS blobs instead of the real content (to test the checksum).
     var corruptBlobs = false
+    /// A hostile hub: the commit it reports and the ETag of its small files, when set.
+    var commitOverride: String?
+    var etagOverride: String?
     private let lock = NSLock()
     private var recorded: [Request] = []
     private let socket: Int32
@@ -98,7 +101,7 @@ final class MockHub: @unchecked Sendable {
         if path.hasPrefix("/api/models/private/") || path.hasPrefix("/private/") { return (401, [:], Data("unauthorized".utf8)) }
         if path == "/api/models/\(repo)/revision/main" || path == "/api/models/\(repo)/revision/\(Self.commit)" {
             let siblings = files.map { ["rfilename": $0.name] }
-            let json = try! JSONSerialization.data(withJSONObject: ["sha": Self.commit, "siblings": siblings])
+            let json = try! JSONSerialization.data(withJSONObject: ["sha": commitOverride ?? Self.commit, "siblings": siblings])
             return (200, ["Content-Type": "application/json"], json)
         }
         if path.hasPrefix("/api/models/") { return (404, ["X-Error-Code": "RepositoryNotFound"], Data()) }
@@ -123,6 +126,6 @@ final class MockHub: @unchecked Sendable {
             return (302, ["Location": "\(endpoint)/blobs/\(sha)", "X-Repo-Commit": Self.commit, "ETag": "\"lfs-pointer-etag\"",
                           "X-Linked-Etag": "\"\(sha)\"", "X-Linked-Size": String(file.content.count)], Data())
         }
-        return (200, ["ETag": "\"\(String(Self.sha256Hex(file.content).prefix(40)))\"", "X-Repo-Commit": Self.commit], file.content)
+        return (200, ["ETag": "\"\(etagOverride ?? String(Self.sha256Hex(file.content).prefix(40)))\"", "X-Repo-Commit": Self.commit], file.content)
     }
 }
